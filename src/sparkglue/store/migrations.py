@@ -1,0 +1,102 @@
+"""Versioned schema migrations, applied in order under a lock when a store is opened.
+
+Each migration is a function of Alembic's ``Operations`` (portable DDL, SQLite batch mode for
+ALTERs). The applied versions are rows of ``schema_migrations``. Never edit a released
+migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:  # alembic is imported only when a migration runs
+    from alembic.operations import Operations
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Operations], None]
+
+
+def _v1_catalog(op: Operations) -> None:
+    op.create_table(
+        "catalog_databases",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("location_uri", sa.Text, nullable=True),
+        sa.Column("parameters", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "catalog_tables",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "database_id",
+            sa.Integer,
+            sa.ForeignKey("catalog_databases.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("current_version", sa.Integer, nullable=False),
+        sa.Column("deprecated", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("database_id", "name", name="uq_catalog_tables_database_name"),
+    )
+    op.create_table(
+        "catalog_table_versions",
+        sa.Column(
+            "table_id",
+            sa.Integer,
+            sa.ForeignKey("catalog_tables.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "catalog_partitions",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "table_id",
+            sa.Integer,
+            sa.ForeignKey("catalog_tables.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("values_key", sa.Text, nullable=False),
+        sa.Column("partition_values", sa.JSON, nullable=False),
+        sa.Column("location", sa.Text, nullable=True),
+        sa.Column("parameters", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("table_id", "values_key", name="uq_catalog_partitions_table_values"),
+    )
+    op.create_table(
+        "catalog_connections",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("connection_type", sa.String(32), nullable=False),
+        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("jdbc_url", sa.Text, nullable=False),
+        sa.Column("username", sa.String(255), nullable=True),
+        sa.Column("password_ref", sa.Text, nullable=True),
+        sa.Column("parameters", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,95 @@
+"""Table definitions of the metadata store at the latest schema version.
+
+Migrations (``migrations.py``) build the same shape step by step; a test checks that a migrated
+database matches these definitions.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.String(32), nullable=False),
+)
+
+databases = sa.Table(
+    "catalog_databases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("location_uri", sa.Text, nullable=True),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+tables = sa.Table(
+    "catalog_tables",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "database_id",
+        sa.Integer,
+        sa.ForeignKey("catalog_databases.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("deprecated", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("database_id", "name", name="uq_catalog_tables_database_name"),
+)
+
+table_versions = sa.Table(
+    "catalog_table_versions",
+    metadata,
+    sa.Column(
+        "table_id",
+        sa.Integer,
+        sa.ForeignKey("catalog_tables.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+partitions = sa.Table(
+    "catalog_partitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "table_id",
+        sa.Integer,
+        sa.ForeignKey("catalog_tables.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("values_key", sa.Text, nullable=False),
+    sa.Column("partition_values", sa.JSON, nullable=False),
+    sa.Column("location", sa.Text, nullable=True),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("table_id", "values_key", name="uq_catalog_partitions_table_values"),
+)
+
+connections = sa.Table(
+    "catalog_connections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("connection_type", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("jdbc_url", sa.Text, nullable=False),
+    sa.Column("username", sa.String(255), nullable=True),
+    sa.Column("password_ref", sa.Text, nullable=True),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
