@@ -1,0 +1,48 @@
+"""The Data Catalog (Glue's model): databases, tables, versions, partitions, connections."""
+
+from __future__ import annotations
+
+from sparkglue.catalog.diff import Change, TableDiff
+from sparkglue.catalog.expressions import PartitionFilter, compile_filter
+from sparkglue.catalog.models import (
+    Column,
+    Connection,
+    ConnectionInput,
+    Database,
+    DatabaseInput,
+    Partition,
+    PartitionInput,
+    Table,
+    TableInput,
+    TableSpec,
+    TableVersion,
+)
+from sparkglue.catalog.service import DataCatalog, split_table_name
+from sparkglue.catalog.specs import load_spec, load_table_spec, parse_table_spec
+from sparkglue.catalog.types import HiveType, normalize_type, parse_type
+
+__all__ = [
+    "Change",
+    "Column",
+    "Connection",
+    "ConnectionInput",
+    "DataCatalog",
+    "Database",
+    "DatabaseInput",
+    "HiveType",
+    "Partition",
+    "PartitionFilter",
+    "PartitionInput",
+    "Table",
+    "TableDiff",
+    "TableInput",
+    "TableSpec",
+    "TableVersion",
+    "compile_filter",
+    "load_spec",
+    "load_table_spec",
+    "normalize_type",
+    "parse_table_spec",
+    "parse_type",
+    "split_table_name",
+]
