@@ -1,0 +1,216 @@
+"""Catalog tables in Spark SQL, registered lazily.
+
+A session knows nothing of the catalog when it starts, so start-up costs the same with one table
+or a thousand. When a query names a table Spark does not know (``TABLE_OR_VIEW_NOT_FOUND``), the
+binding looks it up in the catalog, registers it (an external table of Spark's in-memory
+catalog, with the catalog's partitions and locations) and runs the query again.
+
+``attach_catalog`` installs this on a session's ``sql`` and ``table`` methods, so plain
+``spark.sql("SELECT … FROM raw.penguins")`` works. A table registered once keeps the
+definition it had then; ``CatalogBinding.refresh`` forgets registered tables so the next query
+reads them from the catalog again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from sparkglue.catalog import DataCatalog, Partition, Table
+from sparkglue.errors import EntityNotFound, SparkError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["CatalogBinding", "attach_catalog", "spark_table_ddl"]
+
+T = TypeVar("T")
+_ATTR = "_sparkglue_binding"
+_MAX_REGISTRATIONS_PER_QUERY = 256
+_PARTITIONS_PER_STATEMENT = 500
+_SPARK_FORMATS = {"csv", "json", "parquet", "orc", "avro", "xml", "text"}
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _options(table: Table, fmt: str) -> dict[str, str]:
+    serde, params = table.serde_parameters, table.parameters
+    options: dict[str, str] = {}
+    if fmt == "csv":
+        options["sep"] = serde.get("field.delim") or serde.get("separatorChar") or ","
+        options["header"] = "true" if params.get("skip.header.line.count") == "1" else "false"
+        if "quoteChar" in serde:
+            options["quote"] = serde["quoteChar"]
+        if "escapeChar" in serde:
+            options["escape"] = serde["escapeChar"]
+        if "serialization.null.format" in serde:
+            options["nullValue"] = serde["serialization.null.format"]
+    elif fmt == "json":
+        if params.get("multiLine", serde.get("multiLine")) == "true":
+            options["multiLine"] = "true"
+    elif fmt == "xml":
+        row_tag = params.get("rowTag") or serde.get("rowTag")
+        if row_tag:
+            options["rowTag"] = row_tag
+    return options
+
+
+def spark_table_ddl(table: Table, partitions: Iterable[Partition] = ()) -> list[str]:
+    """The Spark SQL statements that register ``table`` and its partitions."""
+    fmt = (table.classification or "").lower()
+    if fmt not in _SPARK_FORMATS:
+        raise SparkError(
+            f"table '{table.full_name}' has classification '{table.classification}', which Spark "
+            f"cannot read as a table; supported: {', '.join(sorted(_SPARK_FORMATS))}"
+        )
+    if table.location is None:
+        raise SparkError(f"table '{table.full_name}' has no location, so Spark cannot read it")
+    columns = [*table.columns, *table.partition_keys]
+    column_sql = ", ".join(
+        f"{_ident(c.name)} {c.type}" + (f" COMMENT {_string(c.comment)}" if c.comment else "")
+        for c in columns
+    )
+    name = f"{_ident(table.database)}.{_ident(table.name)}"
+    ddl = f"CREATE TABLE {name} ({column_sql}) USING {fmt}"
+    options = _options(table, fmt)
+    if options:
+        ddl += (
+            " OPTIONS (" + ", ".join(f"{_string(k)} {_string(v)}" for k, v in options.items()) + ")"
+        )
+    if table.partition_keys:
+        ddl += " PARTITIONED BY (" + ", ".join(_ident(k.name) for k in table.partition_keys) + ")"
+    ddl += f" LOCATION {_string(table.location)}"
+    statements = [f"CREATE DATABASE IF NOT EXISTS {_ident(table.database)}", ddl]
+
+    specs = []
+    for part in partitions:
+        values = ", ".join(
+            f"{_ident(k.name)}={'NULL' if v is None else _string(v)}"
+            for k, v in zip(table.partition_keys, part.values, strict=True)
+        )
+        spec = f"PARTITION ({values})"
+        if part.location:
+            spec += f" LOCATION {_string(part.location)}"
+        specs.append(spec)
+    for start in range(0, len(specs), _PARTITIONS_PER_STATEMENT):
+        chunk = " ".join(specs[start : start + _PARTITIONS_PER_STATEMENT])
+        statements.append(f"ALTER TABLE {name} ADD IF NOT EXISTS {chunk}")
+    return statements
+
+
+def _parse_relation(text: str) -> list[str]:
+    """```raw`.`penguins``` → ['raw', 'penguins']."""
+    parts = re.findall(r"`((?:[^`]|``)*)`|([^.`]+)", text)
+    return [(quoted.replace("``", "`") if quoted else plain) for quoted, plain in parts]
+
+
+class CatalogBinding:
+    """Registers catalog tables in one SparkSession on demand."""
+
+    def __init__(self, session: SparkSession, catalog: DataCatalog) -> None:
+        self.session = session
+        self.catalog = catalog
+        self.registered: dict[tuple[str, str], int] = {}
+        self._databases: set[str] = set()
+        self._raw_sql: Callable[..., DataFrame] = type(session).sql.__get__(session)
+
+    def missing_table(self, exc: Exception) -> tuple[str, str] | None:
+        """The (database, table) a TABLE_OR_VIEW_NOT_FOUND error is about, if it is one."""
+        condition = getattr(exc, "getCondition", lambda: None)()
+        if condition != "TABLE_OR_VIEW_NOT_FOUND":
+            return None
+        params = exc.getMessageParameters() or {}  # type: ignore[attr-defined]
+        parts = _parse_relation(params.get("relationName", ""))
+        if len(parts) == 3 and parts[0].lower() == "spark_catalog":
+            parts = parts[1:]
+        if len(parts) == 1:
+            parts = [self.session.catalog.currentDatabase(), parts[0]]
+        if len(parts) != 2:
+            return None
+        return parts[0].lower(), parts[1].lower()
+
+    def register(self, database: str, name: str) -> bool:
+        """Register one catalog table; False when the catalog has no such table."""
+        try:
+            table = self.catalog.get_table(database, name)
+        except (EntityNotFound, ValueError):
+            return False
+        partitions = self.catalog.get_partitions(database, name) if table.partition_keys else []
+        statements = spark_table_ddl(table, partitions)
+        if (database, name) in self.registered:
+            statements.insert(1, f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}")
+        for statement in statements:
+            self._raw_sql(statement)
+        self._databases.add(database)
+        self.registered[(database, name)] = table.version
+        return True
+
+    def run(self, action: Callable[[], T]) -> T:
+        """Run ``action``; register each catalog table it misses and run it again."""
+        tried: set[tuple[str, str]] = set()
+        from pyspark.errors import AnalysisException
+
+        while True:
+            try:
+                return action()
+            except AnalysisException as exc:
+                missing = self.missing_table(exc)
+                if (
+                    missing is None
+                    or missing in tried
+                    or len(tried) >= _MAX_REGISTRATIONS_PER_QUERY
+                    or not self.register(*missing)
+                ):
+                    raise
+                tried.add(missing)
+
+    def refresh(self) -> None:
+        """Forget registered tables so the next query reads their definitions again."""
+        for database, name in list(self.registered):
+            self._raw_sql(f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}")
+        self.registered.clear()
+
+    def detach(self) -> None:
+        """Drop what this binding registered (tables, and databases it created)."""
+        self.refresh()
+        for database in self._databases - {"default"}:
+            self._raw_sql(f"DROP DATABASE IF EXISTS {_ident(database)} CASCADE")
+        self._databases.clear()
+
+
+def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBinding:
+    """Make ``catalog``'s tables queryable by name in ``session`` (``sql`` and ``table``).
+
+    Attaching another catalog to the same session drops what the previous one registered.
+    """
+    current: CatalogBinding | None = getattr(session, _ATTR, None)
+    if current is not None and current.catalog is catalog:
+        return current
+    if current is not None:
+        current.detach()
+    binding = CatalogBinding(session, catalog)
+    if current is None:
+        cls: Any = type(session)
+        raw_sql, raw_table = cls.sql.__get__(session), cls.table.__get__(session)
+
+        def sql(sqlQuery: str, args: Any = None, **kwargs: Any) -> DataFrame:
+            active: CatalogBinding = getattr(session, _ATTR)
+            return cast("DataFrame", active.run(lambda: raw_sql(sqlQuery, args, **kwargs)))
+
+        def table(tableName: str) -> DataFrame:
+            active: CatalogBinding = getattr(session, _ATTR)
+            return cast("DataFrame", active.run(lambda: raw_table(tableName)))
+
+        sql.__doc__ = raw_sql.__doc__
+        table.__doc__ = raw_table.__doc__
+        session.sql = sql  # type: ignore[method-assign]
+        session.table = table  # type: ignore[method-assign]
+    setattr(session, _ATTR, binding)
+    return binding

@@ -1,0 +1,108 @@
+"""Building a SparkSession for any master: ``local[*]``, ``spark://``, ``yarn``, ``k8s://``, ``sc://``.
+
+Defaults suit an embedded session (in-memory Spark catalog, UTC, a warehouse folder in the
+workspace, quiet logs); everything in ``Settings.spark_conf`` goes on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import resources
+from typing import TYPE_CHECKING, Any, cast
+
+from sparkglue.config import Settings
+from sparkglue.errors import SparkError
+from sparkglue.spark.java import require_java
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["build_session", "check_prerequisites", "session_conf"]
+
+
+def session_conf(settings: Settings) -> dict[str, str]:
+    """The Spark configuration a session gets for these settings (defaults < settings)."""
+    master = settings.spark_master
+    conf: dict[str, str] = {
+        "spark.app.name": settings.spark_app_name,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if not master.startswith("sc://"):
+        log_config = resources.files("sparkglue.spark").joinpath("log4j2.properties")
+        conf.update(
+            {
+                "spark.master": master,
+                "spark.sql.catalogImplementation": "in-memory",
+                "spark.sql.warehouse.dir": str(settings.workspace / "warehouse"),
+                "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{log_config}",
+            }
+        )
+    if master.startswith("local"):
+        # Small data on few cores: 200 shuffle partitions cost more than they save.
+        conf["spark.sql.shuffle.partitions"] = str(max(4, 2 * (os.cpu_count() or 2)))
+        conf["spark.ui.enabled"] = "false"
+    for key, value in settings.spark_conf.items():
+        if key == "spark.driver.extraJavaOptions" and key in conf:
+            conf[key] = f"{conf[key]} {value}"
+        else:
+            conf[key] = value
+    return conf
+
+
+def check_prerequisites(settings: Settings) -> None:
+    """Fail fast, before anything starts: Java for a JVM, the client packages for ``sc://``."""
+    master = settings.spark_master
+    if master.startswith("sc://"):
+        try:
+            from pyspark.sql.connect.utils import check_dependencies
+
+            check_dependencies("pyspark.sql.connect.session")
+        except ImportError as exc:
+            raise SparkError(
+                f"Spark Connect ({master}) needs more packages ({exc}); install them with "
+                "pip install 'pyspark[connect]>=4.1,<4.2'"
+            ) from None
+    else:
+        require_java()
+
+
+def build_session(settings: Settings) -> SparkSession:
+    """Start (or reuse) the SparkSession for the configured master.
+
+    Raises:
+        JavaNotAvailable: a JVM is needed (any master but ``sc://``) and none is usable.
+        SparkError: Spark did not start; the message says why.
+    """
+    master = settings.spark_master
+    conf = session_conf(settings)
+    check_prerequisites(settings)
+    if master.startswith("local"):
+        # An embedded session talks only to itself: bind to loopback instead of guessing an
+        # interface (and warning about the guess).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    builder: Any = SparkSession.builder
+    if master.startswith("sc://"):
+        builder = builder.remote(master)
+        conf.pop("spark.sql.catalogImplementation", None)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    try:
+        session = cast("SparkSession", builder.getOrCreate())
+    except Exception as exc:  # Spark reports start-up failures with many exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkError(f"Spark did not start with master '{master}': {first}") from exc
+    _quiet_python_loggers()
+    return session
+
+
+def _quiet_python_loggers() -> None:
+    # PySpark logs every AnalysisException with a stack trace before raising it; sparkglue
+    # resolves missing catalog tables by catching exactly those, and reports the rest itself.
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,194 @@
+"""Catalog tables in Spark SQL: registered lazily, with their partitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkglue.catalog import Column, DatabaseInput, PartitionInput, TableInput
+from sparkglue.errors import EntityNotFound, SparkError
+from sparkglue.spark import spark_table_ddl
+from sparkglue.workspace import Workspace
+
+pytestmark = pytest.mark.spark
+
+
+def _csv_table(
+    ws: Workspace,
+    name: str,
+    rows: dict[str, list[str]],
+    *,
+    partitioned: bool = True,
+    db: str = "raw",
+) -> None:
+    if db not in {d.name for d in ws.catalog.list_databases()}:
+        ws.catalog.create_database(DatabaseInput(name=db))
+    root = ws.settings.lake_root / db / name
+    parts = []
+    for key, lines in rows.items():
+        folder = root / f"year={key}" if partitioned else root
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"part-{key}.csv").write_text("id,label\n" + "\n".join(lines) + "\n")
+        parts.append(PartitionInput(values=[key]))
+    table = TableInput(
+        name=name,
+        columns=[Column(name="id", type="bigint"), Column(name="label", type="string")],
+        partition_keys=[Column(name="year", type="int")] if partitioned else [],
+        location=f"{db}/{name}",
+        parameters={"classification": "csv", "skip.header.line.count": "1"},
+    )
+    ws.catalog.create_table(db, table, parts if partitioned else [])
+
+
+def test_query_a_catalog_table_by_name(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "t", {"2007": ["1,a", "2,b"], "2008": ["3,c"]})
+    rows = spark_workspace.sql(
+        "SELECT year, count(*) AS n FROM raw.t GROUP BY year ORDER BY year"
+    ).collect()
+    assert [(r.year, r.n) for r in rows] == [(2007, 2), (2008, 1)]
+    # plain spark.sql and spark.table see it too
+    session: Any = spark_workspace.spark()
+    assert session.sql("SELECT sum(id) AS s FROM raw.t").collect()[0].s == 6
+    assert session.table("raw.t").count() == 3
+
+
+def test_only_catalog_partitions_are_read(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "t", {"2007": ["1,a"], "2008": ["2,b"]})
+    stray = spark_workspace.settings.lake_root / "raw" / "t" / "year=2099"
+    stray.mkdir()
+    (stray / "x.csv").write_text("id,label\n9,z\n")
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 2
+
+
+def test_joins_subqueries_and_ctes_register_every_table(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "a", {"2007": ["1,x", "2,y"]})
+    _csv_table(spark_workspace, "b", {"2007": ["2,z"]}, db="curated")
+    rows = spark_workspace.sql(
+        "WITH q AS (SELECT id FROM curated.b) "
+        "SELECT a.label FROM raw.a a JOIN q ON a.id = q.id "
+        "WHERE a.id IN (SELECT id FROM curated.b)"
+    ).collect()
+    assert [r.label for r in rows] == ["y"]
+
+
+def test_unqualified_names_use_the_current_database(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "plain", {"x": ["1,a"]}, partitioned=False, db="default")
+    assert spark_workspace.sql("SELECT count(*) AS n FROM plain").collect()[0].n == 1
+
+
+def test_unknown_table_is_a_clear_error(spark_workspace: Workspace) -> None:
+    spark_workspace.catalog.create_database(DatabaseInput(name="raw"))
+    with pytest.raises(EntityNotFound, match="^table 'raw.nope' not found in the catalog$"):
+        spark_workspace.sql("SELECT * FROM raw.nope")
+
+
+def test_sql_errors_are_one_line(spark_workspace: Workspace) -> None:
+    with pytest.raises(SparkError, match="Spark SQL syntax error") as info:
+        spark_workspace.sql("SELEC 1")
+    assert "\n" not in str(info.value)
+    with pytest.raises(SparkError, match="Spark SQL query error"):
+        spark_workspace.sql("SELECT no_such_column FROM (SELECT 1 AS a)")
+
+
+def test_refresh_reads_new_definitions(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "t", {"2007": ["1,a"]})
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 1
+    folder = spark_workspace.settings.lake_root / "raw" / "t" / "year=2008"
+    folder.mkdir()
+    (folder / "p.csv").write_text("id,label\n2,b\n")
+    spark_workspace.catalog.create_partition("raw", "t", PartitionInput(values=["2008"]))
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 1  # cached
+    spark_workspace.refresh_tables()
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 2
+
+
+def test_another_workspace_does_not_see_the_first_ones_tables(
+    spark_workspace: Workspace, tmp_path: Path, spark_session: Any
+) -> None:
+    _csv_table(spark_workspace, "t", {"2007": ["1,a"]})
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 1
+    other = Workspace.init(tmp_path / "other")
+    assert other.spark() is spark_session
+    other.catalog.create_database(DatabaseInput(name="raw"))
+    with pytest.raises(EntityNotFound):
+        other.sql("SELECT * FROM raw.t")
+
+
+def test_registration_is_lazy_with_a_thousand_tables(spark_workspace: Workspace) -> None:
+    _csv_table(spark_workspace, "t0", {"x": ["1,a"]}, partitioned=False)
+    for i in range(1, 1000):
+        spark_workspace.catalog.create_table(
+            "raw",
+            TableInput(
+                name=f"t{i}",
+                columns=[Column(name="id", type="bigint")],
+                location=f"raw/t{i}",
+                parameters={"classification": "parquet"},
+            ),
+        )
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t0").collect()[0].n == 1
+    binding = spark_workspace._binding
+    assert binding is not None
+    assert list(binding.registered) == [("raw", "t0")]
+    assert spark_workspace.spark().catalog.listTables("raw")[0].name == "t0"
+    assert len(spark_workspace.spark().catalog.listTables("raw")) == 1
+
+
+def test_ddl_quotes_names_and_maps_csv_options() -> None:
+    table = TableInput(
+        name="p",
+        columns=[Column(name="Culmen Length (mm)", type="double", comment="it's long")],
+        partition_keys=[Column(name="year", type="string")],
+        location="/lake/raw/p",
+        serde_parameters={"field.delim": "|", "serialization.null.format": "NA", "quoteChar": '"'},
+        parameters={"classification": "csv", "skip.header.line.count": "1"},
+    )
+    from sparkglue.catalog import Table
+
+    full = Table.model_validate(
+        {
+            **table.model_dump(),
+            "database": "raw",
+            "version": 1,
+            "created_at": "t",
+            "updated_at": "t",
+        }
+    )
+    create, ddl, alter = spark_table_ddl(full, [_part(["2007"], "/lake/raw/p/year=2007")])
+    assert create == "CREATE DATABASE IF NOT EXISTS `raw`"
+    assert "`Culmen Length (mm)` double COMMENT 'it\\'s long'" in ddl
+    assert "OPTIONS ('sep' '|', 'header' 'true', 'quote' '\"', 'nullValue' 'NA')" in ddl
+    assert "PARTITIONED BY (`year`) LOCATION '/lake/raw/p'" in ddl
+    assert alter == (
+        "ALTER TABLE `raw`.`p` ADD IF NOT EXISTS PARTITION (`year`='2007') "
+        "LOCATION '/lake/raw/p/year=2007'"
+    )
+
+
+def test_unreadable_classification_is_refused() -> None:
+    from sparkglue.catalog import Table
+
+    table = Table(
+        name="x",
+        columns=[Column(name="a", type="int")],
+        location="/l/x",
+        parameters={"classification": "combined_apache"},
+        database="raw",
+        version=1,
+        created_at="t",
+        updated_at="t",
+    )
+    with pytest.raises(
+        SparkError, match="classification 'combined_apache', which Spark cannot read"
+    ):
+        spark_table_ddl(table)
+
+
+def _part(values: list[str], location: str) -> Any:
+    from sparkglue.catalog import Partition
+
+    return Partition(
+        values=values, location=location, database="raw", table="p", created_at="t", updated_at="t"
+    )

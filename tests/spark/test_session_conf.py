@@ -1,0 +1,54 @@
+"""The Spark configuration each master kind gets (no JVM started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sparkglue.config import Settings
+from sparkglue.spark import session_conf
+
+
+def _conf(tmp_path: Path, master: str, **conf: str) -> dict[str, str]:
+    settings = Settings.resolve(
+        tmp_path, overrides={"spark_master": master, "spark_conf": conf}, env={}
+    )
+    return session_conf(settings)
+
+
+def test_local_defaults(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, "local[*]")
+    assert conf["spark.master"] == "local[*]"
+    assert conf["spark.sql.catalogImplementation"] == "in-memory"
+    assert conf["spark.sql.warehouse.dir"] == str(tmp_path.resolve() / "warehouse")
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert int(conf["spark.sql.shuffle.partitions"]) >= 4
+    assert "log4j.configurationFile" in conf["spark.driver.extraJavaOptions"]
+
+
+@pytest.mark.parametrize("master", ["spark://h:7077", "yarn", "k8s://https://api:6443"])
+def test_cluster_masters_keep_spark_defaults_for_parallelism(tmp_path: Path, master: str) -> None:
+    conf = _conf(tmp_path, master)
+    assert conf["spark.master"] == master
+    assert "spark.sql.shuffle.partitions" not in conf
+
+
+def test_spark_connect_sets_no_jvm_options(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, "sc://localhost:15002")
+    assert "spark.master" not in conf
+    assert "spark.driver.extraJavaOptions" not in conf
+    assert "spark.sql.catalogImplementation" not in conf
+
+
+def test_user_conf_wins_and_java_options_are_appended(tmp_path: Path) -> None:
+    conf = _conf(
+        tmp_path,
+        "local[2]",
+        **{
+            "spark.sql.shuffle.partitions": "64",
+            "spark.driver.extraJavaOptions": "-Dx=y",
+        },
+    )
+    assert conf["spark.sql.shuffle.partitions"] == "64"
+    assert conf["spark.driver.extraJavaOptions"].endswith(" -Dx=y")
