@@ -1,0 +1,178 @@
+"""The ``Workspace``: the one object front ends talk to.
+
+A workspace is a folder (``sparkglue.toml``, ``metadata.db``, ``lake/``, ``scripts/``,
+``logs/``); the workspace opens its metadata store, catalog and Spark session on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sparkglue.catalog import DataCatalog
+from sparkglue.config import SETTINGS_FILE, Settings, default_settings_file_text
+from sparkglue.console import Console, NullConsole
+from sparkglue.errors import EntityNotFound, SparkError, WorkspaceError
+from sparkglue.store import LATEST_VERSION, MetadataStore
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from sparkglue.spark import CatalogBinding
+
+__all__ = ["LAKE_BUCKETS", "Workspace"]
+
+LAKE_BUCKETS = ("raw", "curated", "models")
+_FOLDERS = ("scripts", "logs")
+
+
+class Workspace:
+    """A sparkglue workspace and the services it holds.
+
+    Args:
+        path: the workspace folder; else ``SPARKGLUE_WORKSPACE``; else ``./.sparkglue``.
+        settings: already-resolved settings (then ``path`` is ignored).
+        console: where progress goes (nothing by default).
+
+    Raises:
+        WorkspaceError: the folder is not a workspace (``Workspace.init`` creates one).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        console: Console | None = None,
+    ) -> None:
+        self.settings = settings or Settings.resolve(path)
+        self.console: Console = console or NullConsole()
+        if not (self.settings.workspace / SETTINGS_FILE).is_file():
+            looked = {
+                "--workspace": "the --workspace flag",
+                "SPARKGLUE_WORKSPACE": "SPARKGLUE_WORKSPACE",
+                "default": "the default ./.sparkglue",
+            }.get(self.settings.sources.get("workspace", "default"), "the default")
+            raise WorkspaceError(
+                f"no workspace at {self.settings.workspace} (from {looked}; checked --workspace, "
+                "SPARKGLUE_WORKSPACE, ./.sparkglue); create one with `sparkglue init`"
+            )
+        self._store: MetadataStore | None = None
+        self._catalog: DataCatalog | None = None
+        self._session: SparkSession | None = None
+        self._binding: CatalogBinding | None = None
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        console: Console | None = None,
+    ) -> Workspace:
+        """Create a workspace (folders, settings file, migrated store); reuse an existing one."""
+        settings = settings or Settings.resolve(path)
+        root = settings.workspace
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"cannot create a workspace at {root}: it is a file")
+        settings_file = root / SETTINGS_FILE
+        root.mkdir(parents=True, exist_ok=True)
+        if not settings_file.exists():
+            tmp = settings_file.with_suffix(".toml.tmp")
+            tmp.write_text(default_settings_file_text(), encoding="utf-8")
+            tmp.replace(settings_file)
+        for bucket in LAKE_BUCKETS:
+            (settings.lake_root / bucket).mkdir(parents=True, exist_ok=True)
+        for folder in _FOLDERS:
+            (root / folder).mkdir(exist_ok=True)
+        workspace = cls(settings=settings, console=console)
+        workspace.store.migrate()
+        return workspace
+
+    # ---- services ----------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.settings.workspace
+
+    @property
+    def store(self) -> MetadataStore:
+        """The metadata store, migrated to the current schema on first use."""
+        if self._store is None:
+            store = MetadataStore(self.settings.metadata_url)
+            if store.schema_version() < LATEST_VERSION:
+                store.migrate()
+            store.check_current()
+            self._store = store
+        return self._store
+
+    @property
+    def catalog(self) -> DataCatalog:
+        """The Data Catalog."""
+        if self._catalog is None:
+            self._catalog = DataCatalog(
+                self.store,
+                lake_root=self.settings.lake_root,
+                allowed_roots=self.settings.allowed_roots,
+            )
+        return self._catalog
+
+    def spark(self) -> SparkSession:
+        """The Spark session for the configured master, with this catalog's tables queryable."""
+        if self._session is None:
+            from sparkglue.spark import attach_catalog, build_session, check_prerequisites
+
+            check_prerequisites(self.settings)
+            with self.console.status(f"Starting Spark ({self.settings.spark_master})"):
+                session = build_session(self.settings)
+            self._binding = attach_catalog(session, self.catalog)
+            self._session = session
+        return self._session
+
+    def sql(self, query: str) -> DataFrame:
+        """Run Spark SQL over the catalog's tables.
+
+        Raises:
+            EntityNotFound: the query names a table that is neither in Spark nor in the catalog.
+            SparkError: Spark rejected the query (the message is Spark's first line).
+        """
+        session = self.spark()
+        from pyspark.errors import AnalysisException, ParseException
+
+        try:
+            return session.sql(query)
+        except AnalysisException as exc:
+            assert self._binding is not None
+            missing = self._binding.missing_table(exc)
+            if missing is not None:
+                raise EntityNotFound(
+                    f"table '{missing[0]}.{missing[1]}' not found in the catalog"
+                ) from None
+            kind = "syntax error" if isinstance(exc, ParseException) else "query error"
+            raise SparkError(f"Spark SQL {kind}: {_first_line(exc)}") from None
+
+    def refresh_tables(self) -> None:
+        """Make the session read table definitions from the catalog again on next use."""
+        if self._binding is not None:
+            self._binding.refresh()
+
+    def close(self) -> None:
+        """Release the store's connections (the Spark session stays for reuse in-process)."""
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+            self._catalog = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "getMessage", lambda: str(exc))() or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
