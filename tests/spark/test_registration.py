@@ -136,6 +136,24 @@ def test_registration_is_lazy_with_a_thousand_tables(spark_workspace: Workspace)
     assert len(spark_workspace.spark().catalog.listTables("raw")) == 1
 
 
+def test_a_failed_registration_leaves_no_table_behind(spark_workspace: Workspace) -> None:
+    spark_workspace.catalog.create_database(DatabaseInput(name="raw"))
+    spark_workspace.catalog.create_table(
+        "raw",
+        TableInput(
+            name="bad",
+            columns=[Column(name="id", type="bigint")],
+            partition_keys=[Column(name="day", type="date")],
+            location="raw/bad",
+            parameters={"classification": "csv"},
+        ),
+        [PartitionInput(values=["not-a-date"])],
+    )
+    with pytest.raises(SparkError, match="table 'raw.bad' could not be registered in Spark"):
+        spark_workspace.sql("SELECT * FROM raw.bad")
+    assert not spark_workspace.spark().catalog.tableExists("raw.bad")
+
+
 def test_ddl_quotes_names_and_maps_csv_options() -> None:
     table = TableInput(
         name="p",

@@ -144,10 +144,19 @@ class CatalogBinding:
             return False
         partitions = self.catalog.get_partitions(database, name) if table.partition_keys else []
         statements = spark_table_ddl(table, partitions)
-        if (database, name) in self.registered:
-            statements.insert(1, f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}")
-        for statement in statements:
-            self._raw_sql(statement)
+        drop = f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}"
+        statements.insert(1, drop)
+        try:
+            for statement in statements:
+                self._raw_sql(statement)
+        except Exception as exc:
+            # All or nothing: a table without its partitions would answer queries wrongly.
+            self._raw_sql(drop)
+            self.registered.pop((database, name), None)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SparkError(
+                f"table '{database}.{name}' could not be registered in Spark: {reason}"
+            ) from None
         self._databases.add(database)
         self.registered[(database, name)] = table.version
         return True
