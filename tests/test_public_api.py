@@ -19,3 +19,14 @@ def test_errors_share_one_root_and_have_stable_codes() -> None:
     assert issubclass(errors.EntityNotFound, KeyError)
     assert issubclass(errors.InvalidInput, ValueError)
     assert str(errors.EntityNotFound("x not found")) == "x not found"
+
+
+def test_json_output_keeps_repeated_column_names_apart() -> None:
+    import io
+    import json
+
+    from sparkglue.console import JsonConsole
+
+    out = io.StringIO()
+    JsonConsole(out=out).table("", ["a", "a", "b"], [[1, 2, 3]])
+    assert json.loads(out.getvalue()) == [{"a": 1, "a_2": 2, "b": 3}]

@@ -135,7 +135,8 @@ class JsonConsole:
         self._err.write(f"Warning: {text}\n")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self._emit([dict(zip(columns, row, strict=True)) for row in rows])
+        names = _unique(columns)
+        self._emit([dict(zip(names, row, strict=True)) for row in rows])
 
     def record(self, data: dict[str, Any]) -> None:
         self._emit(data)
@@ -143,6 +144,16 @@ class JsonConsole:
     @contextmanager
     def status(self, text: str) -> Iterator[None]:
         yield
+
+
+def _unique(columns: Sequence[str]) -> list[str]:
+    """Column names as JSON keys: a repeated name gets ``_2``, ``_3`` … (SQL allows repeats)."""
+    seen: dict[str, int] = {}
+    names = []
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+        names.append(column if seen[column] == 1 else f"{column}_{seen[column]}")
+    return names
 
 
 def _escape(text: str) -> str:

@@ -344,3 +344,84 @@ def test_connection_inputs_refuse_plaintext_passwords(
 def test_table_inputs_are_validated(data: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         TableInput.model_validate(data)
+
+
+def test_null_and_separator_values_are_distinct_partitions(raw: DataCatalog) -> None:
+    keys = [Column(name="a", type="string"), Column(name="b", type="string")]
+    raw.create_table("raw", _table(partition_keys=keys))
+    values = [["a\x1fb", "c"], ["a", "b\x1fc"], ["x", None], [None, None]]
+    raw.create_partitions("raw", "penguins", [PartitionInput(values=v) for v in values])
+    got = {tuple(p.values) for p in raw.get_partitions("raw", "penguins")}
+    assert got == {tuple(v) for v in values}
+    nulls = raw.get_partitions("raw", "penguins", "b IS NULL")
+    assert sorted(p.values[0] or "" for p in nulls) == ["", "x"]
+    assert raw.get_partition("raw", "penguins", [None, None]).location is not None
+
+
+def test_partition_values_are_canonical_escaped_and_never_empty(
+    raw: DataCatalog, lake: Path
+) -> None:
+    keys = [Column(name="n", type="int"), Column(name="k", type="string")]
+    raw.create_table("raw", _table(partition_keys=keys))
+    raw.create_partition("raw", "penguins", PartitionInput(values=["01", "../../x/y"]))
+    (part,) = raw.get_partitions("raw", "penguins")
+    assert part.values == ["1", "../../x/y"]
+    assert part.location == str(lake / "raw" / "penguins" / "n=1" / "k=..%2F..%2Fx%2Fy")
+    with pytest.raises(AlreadyExists):
+        raw.create_partition("raw", "penguins", PartitionInput(values=["1", "../../x/y"]))
+    with pytest.raises(InvalidInput, match="is empty; use null"):
+        raw.create_partition("raw", "penguins", PartitionInput(values=["2", ""]))
+
+
+def test_partition_keys_cannot_change_under_existing_partitions(raw: DataCatalog) -> None:
+    keys = [Column(name="year", type="string"), Column(name="site", type="string")]
+    raw.create_table("raw", _table(partition_keys=keys), [PartitionInput(values=["1", "a"])])
+    with pytest.raises(InvalidInput, match=r"has 1 partition\(s\) under its partition keys"):
+        raw.update_table("raw", _table(partition_keys=keys[:1]))
+    assert raw.get_table("raw", "penguins").version == 1
+    raw.delete_partitions("raw", "penguins", [["1", "a"]])
+    assert raw.update_table("raw", _table(partition_keys=keys[:1])).version == 2
+
+
+def test_concurrent_creators_get_already_exists(raw: DataCatalog) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(_: int) -> str:
+        try:
+            raw.create_database(DatabaseInput(name="race"))
+            return "created"
+        except AlreadyExists:
+            return "exists"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = sorted(pool.map(create, range(6)))
+    assert results == ["created"] + ["exists"] * 5
+
+    raw.create_table("raw", _table(partition_keys=[Column(name="p", type="string")]))
+
+    def add(i: int) -> int:
+        parts = [PartitionInput(values=[str(v)]) for v in range(i, i + 10)]
+        return raw.create_partitions("raw", "penguins", parts, if_not_exists=True)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        added = sum(pool.map(add, range(0, 30, 5)))
+    assert added == 35 == len(raw.get_partitions("raw", "penguins"))
+
+
+def test_locations_with_pattern_characters_are_refused(raw: DataCatalog) -> None:
+    with pytest.raises(InvalidInput, match=r"contains \[ \], which Spark reads as a file pattern"):
+        raw.create_table("raw", _table(location="raw/data[1]"))
+
+
+def test_diff_sees_renames_by_case_and_partition_key_order(raw: DataCatalog) -> None:
+    keys = [Column(name="a", type="string"), Column(name="b", type="string")]
+    raw.create_table("raw", _table("t", ("Name", "string"), partition_keys=keys))
+    raw.update_table("raw", _table("t", ("name", "string"), partition_keys=keys[::-1]))
+    described = [c.describe() for c in raw.diff_table_versions("raw", "t", 1, 2).changes]
+    assert "+ column name: string" in described and "- column Name: string" in described
+    assert "~ partition key order: ['a', 'b'] -> ['b', 'a']" in described
+
+
+def test_hyphens_are_not_valid_names() -> None:
+    with pytest.raises(ValueError, match="use 1-255 lower-case letters, digits or '_'"):
+        DatabaseInput(name="my-db")

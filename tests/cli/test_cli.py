@@ -248,6 +248,34 @@ def test_config_shows_sources(
     assert shown["workspace"]["source"] == "--workspace"
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--conf", "foo", "catalog", "databases"),
+            "Error: Invalid value for --conf: 'foo' is not KEY=VALUE",
+        ),
+        (
+            ("catalog", "diff", "raw.x", "1", "a"),
+            "Error: Invalid value for 'NEW': 'a' is not a valid integer.",
+        ),
+        (("catalog", "nope"), "Error: No such command 'nope'."),
+    ],
+)
+def test_usage_errors_are_one_line(
+    ws: str, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    code, _, err = run(capsys, "-w", ws, *args)
+    assert code == 2
+    assert err.startswith(message) and err.count("\n") == 1 and "--help" in err
+
+
+def test_init_where_no_folder_can_be(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "init", "/dev/null/ws")
+    assert code == 1
+    assert err.startswith("Error: cannot create the workspace at /dev/null/ws")
+
+
 def test_debug_shows_the_traceback(ws: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "-w", ws, "--debug", "catalog", "show", "raw.nope")
     assert (

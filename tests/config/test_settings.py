@@ -109,3 +109,15 @@ def test_metadata_urls(tmp_path: Path) -> None:
     assert rel.metadata_url == f"sqlite:///{tmp_path.resolve() / 'meta.db'}"
     with pytest.raises(ConfigError, match="not supported"):
         Settings.resolve(tmp_path, env={"SPARKGLUE_METADATA_URL": "mysql://h/db"})
+
+
+@pytest.mark.parametrize("key", ["spark.master", "spark.app.name"])
+def test_master_and_app_name_cannot_hide_in_spark_conf(tmp_path: Path, key: str) -> None:
+    _write(tmp_path, f'[spark.conf]\n"{key}" = "yarn"\n')
+    with pytest.raises(ConfigError, match=f"'{key}' is set in the Spark conf"):
+        Settings.resolve(tmp_path, env={})
+
+
+def test_passwords_with_at_signs_are_fully_redacted(tmp_path: Path) -> None:
+    s = Settings.resolve(tmp_path, env={"SPARKGLUE_METADATA_URL": "postgresql://u:p@ss@h:5432/db"})
+    assert s.describe()["metadata_url"]["value"] == "postgresql+psycopg://u:***@h:5432/db"

@@ -116,6 +116,30 @@ def test_another_workspace_does_not_see_the_first_ones_tables(
         other.sql("SELECT * FROM raw.t")
 
 
+def test_reopening_the_workspace_keeps_the_users_own_tables(
+    spark_workspace: Workspace, spark_session: Any
+) -> None:
+    _csv_table(spark_workspace, "t", {"2007": ["1,a"]})
+    assert spark_workspace.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 1
+    spark_session.range(3).write.saveAsTable("raw.summary")
+    again = Workspace(spark_workspace.path)
+    assert again.spark() is spark_session
+    assert again.sql("SELECT count(*) AS n FROM raw.summary").collect()[0].n == 3
+    assert again.sql("SELECT count(*) AS n FROM raw.t").collect()[0].n == 1
+    spark_session.sql("DROP TABLE raw.summary")
+
+
+def test_runtime_errors_are_one_line(spark_workspace: Workspace) -> None:
+    with pytest.raises(SparkError, match="Spark could not run the query: .*DIVIDE_BY_ZERO") as info:
+        spark_workspace.query("SELECT 1/0 AS x", 10)
+    assert "\n" not in str(info.value)
+
+
+def test_query_returns_columns_rows_and_truncation(spark_workspace: Workspace) -> None:
+    columns, rows, truncated = spark_workspace.query("SELECT id, id AS id FROM range(5)", 3)
+    assert columns == ["id", "id"] and rows == [[0, 0], [1, 1], [2, 2]] and truncated
+
+
 def test_registration_is_lazy_with_a_thousand_tables(spark_workspace: Workspace) -> None:
     _csv_table(spark_workspace, "t0", {"x": ["1,a"]}, partitioned=False)
     for i in range(1, 1000):

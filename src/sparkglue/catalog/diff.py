@@ -44,8 +44,8 @@ class TableDiff:
 
 
 def _columns(kind: str, old: list[Column], new: list[Column]) -> list[Change]:
-    before = {c.name.lower(): c for c in old}
-    after = {c.name.lower(): c for c in new}
+    before = {c.name: c for c in old}
+    after = {c.name: c for c in new}
     changes: list[Change] = []
     for key, col in after.items():
         if key not in before:
@@ -82,18 +82,15 @@ def diff_tables(
     """The changes from ``old`` to ``new``: columns, partition keys, storage, parameters."""
     changes = _columns("column", old.columns, new.columns)
     changes += _columns("partition key", old.partition_keys, new.partition_keys)
-    old_order = [
-        c.name.lower()
-        for c in old.columns
-        if c.name.lower() in {n.name.lower() for n in new.columns}
-    ]
-    new_order = [
-        c.name.lower()
-        for c in new.columns
-        if c.name.lower() in {o.name.lower() for o in old.columns}
-    ]
-    if old_order != new_order:
-        changes.append(Change("changed", "column order", old_order, new_order))
+    for kind, before, after in (
+        ("column order", old.columns, new.columns),
+        ("partition key order", old.partition_keys, new.partition_keys),
+    ):
+        kept = {c.name for c in before} & {c.name for c in after}
+        old_order = [c.name for c in before if c.name in kept]
+        new_order = [c.name for c in after if c.name in kept]
+        if old_order != new_order:
+            changes.append(Change("changed", kind, old_order, new_order))
     for attr in (
         "description",
         "location",

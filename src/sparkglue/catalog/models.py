@@ -28,7 +28,7 @@ __all__ = [
     "format_for_classification",
 ]
 
-_NAME = re.compile(r"[a-z0-9_][a-z0-9_-]{0,254}")
+_NAME = re.compile(r"[a-z0-9_]{1,255}")  # what Spark accepts as a database or table name
 TableType = Literal["EXTERNAL_TABLE", "MANAGED_TABLE", "VIRTUAL_VIEW"]
 
 # InputFormat, OutputFormat and SerDe as Glue records them for each classification.
@@ -65,7 +65,7 @@ def check_name(kind: str, value: str) -> str:
     name = value.strip().lower() if isinstance(value, str) else value
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
-            f"{kind} name '{value}' is not valid: use 1-255 lower-case letters, digits, '_' or '-'"
+            f"{kind} name '{value}' is not valid: use 1-255 lower-case letters, digits or '_'"
         )
     return name
 

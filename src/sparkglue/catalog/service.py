@@ -7,8 +7,10 @@ never lose an update.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +71,26 @@ def _name(kind: str, value: str) -> str:
 
 
 def _values_key(values: Sequence[str | None]) -> str:
-    # \x1f cannot appear in a folder name, \x00 marks a null value.
-    return "\x1f".join("\x00" if v is None else v for v in values)
+    # JSON keeps nulls apart from text and any separator inside a value apart from the next.
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+# Hive's FileUtils.escapePathName: these characters are %XX-escaped in partition folder names.
+_PATH_UNSAFE = set("\"#%'*/:=?\\{[]^") | {chr(c) for c in range(1, 32)} | {"\x7f"}
+
+
+def escape_path_name(value: str) -> str:
+    """A partition value as Hive writes it in a folder name (``a/b`` → ``a%2Fb``)."""
+    return "".join(f"%{ord(c):02X}" if c in _PATH_UNSAFE else c for c in value)
+
+
+@contextmanager
+def _name_taken(message: str) -> Iterator[None]:
+    """A unique-key violation from a concurrent creator is the same "already exists"."""
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        raise AlreadyExists(message) from None
 
 
 class DataCatalog:
@@ -101,6 +121,12 @@ class DataCatalog:
                 f"{what} '{location}' has an unsupported scheme; use a local path or s3://, "
                 "hdfs://, gs://, abfs:// URIs"
             )
+        bad = sorted(set(raw) & set("*?[]{}\\"))
+        if bad:
+            raise InvalidInput(
+                f"{what} '{location}' contains {' '.join(bad)}, which Spark reads as a file "
+                "pattern; rename the folder"
+            )
         path = Path(raw).expanduser()
         path = (self.lake_root / path) if not path.is_absolute() else path
         path = Path(os.path.normpath(path))
@@ -121,9 +147,10 @@ class DataCatalog:
         if location is not None:
             location = self.resolve_location(location, what="database location")
         now = utc_now()
-        with self.store.write() as conn:
+        taken = f"database '{database.name}' already exists in the catalog"
+        with _name_taken(taken), self.store.write() as conn:
             if self._database_id(conn, database.name, required=False) is not None:
-                raise AlreadyExists(f"database '{database.name}' already exists in the catalog")
+                raise AlreadyExists(taken)
             conn.execute(
                 s.databases.insert().values(
                     name=database.name,
@@ -140,6 +167,17 @@ class DataCatalog:
 
     def list_databases(self) -> list[Database]:
         return [Database.model_validate(r) for r in self._list_named(s.databases)]
+
+    def count_tables(self, database: str) -> int:
+        """How many tables a database holds."""
+        database = _name("database", database)
+        with self.store.read() as conn:
+            db_id = self._database_id(conn, database)
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(s.tables.c.database_id == db_id)
+                ).scalar_one()
+            )
 
     def delete_database(self, name: str, *, cascade: bool = False) -> None:
         """Delete a database; with tables in it only when ``cascade`` is set."""
@@ -177,10 +215,11 @@ class DataCatalog:
         full_name = f"{database}.{table.name}"
         prepared = [self._prepare_partition(table, full_name, p) for p in partitions]
         now = utc_now()
-        with self.store.write() as conn:
+        taken = f"table '{full_name}' already exists in the catalog"
+        with _name_taken(taken), self.store.write() as conn:
             db_id = self._database_id(conn, database)
             if self._table_row(conn, db_id, table.name, lock=False) is not None:
-                raise AlreadyExists(f"table '{full_name}' already exists in the catalog")
+                raise AlreadyExists(taken)
             inserted = conn.execute(
                 s.tables.insert().values(
                     database_id=db_id,
@@ -297,6 +336,18 @@ class DataCatalog:
             new_definition = new_input.definition()
             if new_definition == definition:
                 return current
+            old_keys = [(k.name, k.type) for k in current.partition_keys]
+            new_keys = [(k.name, k.type) for k in new_input.partition_keys]
+            if old_keys != new_keys:
+                count = conn.execute(
+                    sa.select(sa.func.count()).where(s.partitions.c.table_id == row.id)
+                ).scalar_one()
+                if count:
+                    raise InvalidInput(
+                        f"table '{database}.{name}' has {count} partition(s) under its partition "
+                        f"keys ({', '.join(n for n, _ in old_keys)}); delete them before "
+                        "changing the partition keys"
+                    )
             version = row.current_version + 1
             now = utc_now()
             conn.execute(
@@ -405,7 +456,13 @@ class DataCatalog:
         table = self.get_table(database, name)
         prepared = [self._prepare_partition(table, table.full_name, p) for p in partitions]
         with self.store.write() as conn:
-            table_id = self._table_id(conn, table.database, table.name)
+            # Lock the table row so concurrent writers of the same partitions take turns.
+            row = self._table_row(
+                conn, self._database_id(conn, table.database), table.name, lock=True
+            )
+            if row is None:
+                raise EntityNotFound(f"table '{table.full_name}' not found in the catalog")
+            table_id = int(row.id)
             return self._insert_partitions(
                 conn, table_id, table, table.full_name, prepared, if_not_exists=if_not_exists
             )
@@ -537,30 +594,33 @@ class DataCatalog:
                 f"partition values {partition.values} of '{full_name}' must give one value "
                 f"per partition key ({names})"
             )
-        for key, value in zip(table.partition_keys, partition.values, strict=True):
-            if value is not None:
-                _check_value(full_name, key.name, key.type, value)
+        values = [
+            None if value is None else _canonical_value(full_name, key.name, key.type, value)
+            for key, value in zip(table.partition_keys, partition.values, strict=True)
+        ]
         location = partition.location
         if location is None and table.location is not None:
             suffix = "/".join(
-                f"{k.name}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}"
-                for k, v in zip(table.partition_keys, partition.values, strict=True)
+                f"{escape_path_name(k.name)}="
+                + ("__HIVE_DEFAULT_PARTITION__" if v is None else escape_path_name(v))
+                for k, v in zip(table.partition_keys, values, strict=True)
             )
             location = f"{table.location}/{suffix}"
         if location is not None:
             location = self.resolve_location(location, what="partition location")
-        return partition.model_copy(update={"location": location})
+        return partition.model_copy(update={"values": values, "location": location})
 
     # ---- connections -----------------------------------------------------------------------
 
     def create_connection(self, connection: ConnectionInput) -> Connection:
         now = utc_now()
-        with self.store.write() as conn:
+        taken = f"connection '{connection.name}' already exists"
+        with _name_taken(taken), self.store.write() as conn:
             exists = conn.execute(
                 sa.select(s.connections.c.id).where(s.connections.c.name == connection.name)
             ).first()
             if exists is not None:
-                raise AlreadyExists(f"connection '{connection.name}' already exists")
+                raise AlreadyExists(taken)
             conn.execute(s.connections.insert().values(**connection.model_dump(), created_at=now))
         return Connection(**connection.model_dump(), created_at=now)
 
@@ -644,17 +704,27 @@ class DataCatalog:
         return int(row.id)
 
 
-def _check_value(full_name: str, key: str, type_text: str, value: str) -> None:
+def _canonical_value(full_name: str, key: str, type_text: str, value: str) -> str:
+    """Check a partition value against its key's type and spell numbers one way only
+    (``01`` and ``1`` are the same int partition; Spark would keep just one of them)."""
+    if value == "":
+        raise InvalidInput(
+            f"partition value for key '{key}' of '{full_name}' is empty; use null for a "
+            "missing value"
+        )
     kind = parse_type(type_text).name
     try:
         if kind in ("tinyint", "smallint", "int", "bigint"):
-            int(value)
-        elif kind in ("float", "double", "decimal"):
+            return str(int(value))
+        if kind in ("float", "double"):
+            return repr(float(value))
+        if kind == "decimal":
             float(value)
     except ValueError:
         raise InvalidInput(
             f"partition value '{value}' for key '{key}' of '{full_name}' is not a {type_text}"
         ) from None
+    return value
 
 
 def _show_values(table: TableInput, values: Sequence[str | None]) -> str:

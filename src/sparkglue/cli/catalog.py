@@ -34,7 +34,7 @@ def databases(state: CliState, output: str) -> None:
                 d.name,
                 d.description,
                 d.location_uri,
-                len(ws.catalog.list_tables(d.name)),
+                ws.catalog.count_tables(d.name),
                 d.created_at,
             ]
             for d in ws.catalog.list_databases()
@@ -207,7 +207,9 @@ def partitions(state: CliState, table: str, expression: str | None, output: str)
         found = ws.catalog.get_partitions(database, name, expression)
     rows = [
         [
-            "/".join(f"{k}={v}" for k, v in zip(keys, p.values, strict=True)),
+            "/".join(
+                f"{k}={'NULL' if v is None else v}" for k, v in zip(keys, p.values, strict=True)
+            ),
             p.location,
             p.parameters.get("recordCount"),
             p.created_at,
@@ -235,7 +237,6 @@ def create_table(state: CliState, spec_path: str) -> None:
     console = TerminalConsole()
     spec = load_table_spec(spec_path)
     with state.open(console) as ws:
-        ws.catalog.get_database(spec.database)
         table = ws.catalog.create_table(spec.database, spec.table_input(), spec.partitions)
     console.step(
         f"Table {table.full_name} created (version 1, {len(table.columns)} columns, "
@@ -301,11 +302,7 @@ def sql(state: CliState, query: str, limit: int, output: str) -> None:
     """Run a Spark SQL QUERY over the catalog's tables."""
     console = console_for(output)
     with state.open(console) as ws:
-        frame = ws.sql(query)
-        columns = list(frame.columns)
-        rows = [list(r) for r in frame.limit(limit + 1).collect()]
-    truncated = len(rows) > limit
-    rows = rows[:limit]
+        columns, rows, truncated = ws.query(query, limit)
     console.table("", columns, rows)
     if truncated:
         console.warning(f"showing the first {limit} rows; raise --limit to see more")

@@ -108,7 +108,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other mistake; the usage is a --help away.
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, click.UsageError) and ctx is not None:
+            hint = f" (see '{ctx.command_path} --help')"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"Error: {message}{hint}", err=True)
         sys.exit(exc.exit_code)
     except SparkGlueError as exc:
         if debug:

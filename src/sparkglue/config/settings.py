@@ -177,6 +177,12 @@ class Settings:
             conf.update({str(k): str(v) for k, v in overrides["spark_conf"].items()})
             conf_sources.append("--conf")
 
+        for key, setting in (("spark.master", "master"), ("spark.app.name", "app_name")):
+            if key in conf:
+                raise ConfigError(
+                    f"'{key}' is set in the Spark conf ({' < '.join(conf_sources)}); set it as "
+                    f"[spark] {setting} (or its flag or SPARKGLUE_SPARK_{setting.upper()}) instead"
+                )
         master, master_source = values["spark_master"]
         if not any(p.fullmatch(master) for p in _MASTER_PATTERNS):
             raise ConfigError(
@@ -271,7 +277,8 @@ def _url(value: str, base: Path) -> str:
 
 
 def _redact_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    # The password runs to the last '@' before the host: it may itself contain '@'.
+    return re.sub(r"://([^:/@]+):.*@(?=[^@]*$)", r"://\1:***@", url)
 
 
 def _conf_value(value: object) -> str:

@@ -117,8 +117,8 @@ class CatalogBinding:
     def __init__(self, session: SparkSession, catalog: DataCatalog) -> None:
         self.session = session
         self.catalog = catalog
-        self.registered: dict[tuple[str, str], int] = {}
-        self._databases: set[str] = set()
+        self.registered: set[tuple[str, str]] = set()
+        self._created_databases: set[str] = set()
         self._raw_sql: Callable[..., DataFrame] = type(session).sql.__get__(session)
 
     def missing_table(self, exc: Exception) -> tuple[str, str] | None:
@@ -146,19 +146,20 @@ class CatalogBinding:
         statements = spark_table_ddl(table, partitions)
         drop = f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}"
         statements.insert(1, drop)
+        if not self.session.catalog.databaseExists(database):
+            self._created_databases.add(database)
         try:
             for statement in statements:
                 self._raw_sql(statement)
         except Exception as exc:
             # All or nothing: a table without its partitions would answer queries wrongly.
             self._raw_sql(drop)
-            self.registered.pop((database, name), None)
+            self.registered.discard((database, name))
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SparkError(
                 f"table '{database}.{name}' could not be registered in Spark: {reason}"
             ) from None
-        self._databases.add(database)
-        self.registered[(database, name)] = table.version
+        self.registered.add((database, name))
         return True
 
     def run(self, action: Callable[[], T]) -> T:
@@ -182,16 +183,27 @@ class CatalogBinding:
 
     def refresh(self) -> None:
         """Forget registered tables so the next query reads their definitions again."""
-        for database, name in list(self.registered):
+        for database, name in sorted(self.registered):
             self._raw_sql(f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}")
         self.registered.clear()
 
     def detach(self) -> None:
-        """Drop what this binding registered (tables, and databases it created)."""
+        """Drop the tables this binding registered, and the databases it created if they are
+        empty now. Tables the user made in the session are never touched."""
         self.refresh()
-        for database in self._databases - {"default"}:
-            self._raw_sql(f"DROP DATABASE IF EXISTS {_ident(database)} CASCADE")
-        self._databases.clear()
+        for database in self._created_databases - {"default"}:
+            if self.session.catalog.databaseExists(
+                database
+            ) and not self.session.catalog.listTables(database):
+                self._raw_sql(f"DROP DATABASE IF EXISTS {_ident(database)}")
+        self._created_databases.clear()
+
+    def serves(self, catalog: DataCatalog) -> bool:
+        """Whether ``catalog`` is the same catalog (same store and lake) as this binding's."""
+        return catalog is self.catalog or (
+            catalog.store.url == self.catalog.store.url
+            and catalog.lake_root == self.catalog.lake_root
+        )
 
 
 def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBinding:
@@ -200,7 +212,8 @@ def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBindin
     Attaching another catalog to the same session drops what the previous one registered.
     """
     current: CatalogBinding | None = getattr(session, _ATTR, None)
-    if current is not None and current.catalog is catalog:
+    if current is not None and current.serves(catalog):
+        current.catalog = catalog
         return current
     if current is not None:
         current.detach()

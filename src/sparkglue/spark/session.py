@@ -87,7 +87,6 @@ def build_session(settings: Settings) -> SparkSession:
     builder: Any = SparkSession.builder
     if master.startswith("sc://"):
         builder = builder.remote(master)
-        conf.pop("spark.sql.catalogImplementation", None)
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:

@@ -7,7 +7,7 @@ A workspace is a folder (``sparkglue.toml``, ``metadata.db``, ``lake/``, ``scrip
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkglue.catalog import DataCatalog
 from sparkglue.config import SETTINGS_FILE, Settings, default_settings_file_text
@@ -76,17 +76,23 @@ class Workspace:
         if root.exists() and not root.is_dir():
             raise WorkspaceError(f"cannot create a workspace at {root}: it is a file")
         settings_file = root / SETTINGS_FILE
-        root.mkdir(parents=True, exist_ok=True)
-        if not settings_file.exists():
-            tmp = settings_file.with_suffix(".toml.tmp")
-            tmp.write_text(default_settings_file_text(), encoding="utf-8")
-            tmp.replace(settings_file)
-        for bucket in LAKE_BUCKETS:
-            (settings.lake_root / bucket).mkdir(parents=True, exist_ok=True)
-        for folder in _FOLDERS:
-            (root / folder).mkdir(exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not settings_file.exists():
+                tmp = settings_file.with_suffix(".toml.tmp")
+                tmp.write_text(default_settings_file_text(), encoding="utf-8")
+                tmp.replace(settings_file)
+            for bucket in LAKE_BUCKETS:
+                (settings.lake_root / bucket).mkdir(parents=True, exist_ok=True)
+            for folder in _FOLDERS:
+                (root / folder).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot create the workspace at {root}: {exc.strerror or exc} ({exc.filename}); "
+                "choose another folder"
+            ) from None
         workspace = cls(settings=settings, console=console)
-        workspace.store.migrate()
+        workspace.store.check_current()  # opening the store migrates it
         return workspace
 
     # ---- services ----------------------------------------------------------------------------
@@ -102,7 +108,6 @@ class Workspace:
             store = MetadataStore(self.settings.metadata_url)
             if store.schema_version() < LATEST_VERSION:
                 store.migrate()
-            store.check_current()
             self._store = store
         return self._store
 
@@ -150,6 +155,22 @@ class Workspace:
                 ) from None
             kind = "syntax error" if isinstance(exc, ParseException) else "query error"
             raise SparkError(f"Spark SQL {kind}: {_first_line(exc)}") from None
+
+    def query(self, query: str, limit: int) -> tuple[list[str], list[list[Any]], bool]:
+        """Run a query and fetch at most ``limit`` rows: (columns, rows, truncated).
+
+        Errors Spark raises while computing rows (division by zero, a bad cast in ANSI mode,
+        unreadable files) are one-line :class:`SparkError` too.
+        """
+        frame = self.sql(query)
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        try:
+            rows = [list(r) for r in frame.limit(limit + 1).collect()]
+        except (PySparkException, Py4JJavaError) as exc:
+            raise SparkError(f"Spark could not run the query: {_first_line(exc)}") from None
+        return list(frame.columns), rows[:limit], len(rows) > limit
 
     def refresh_tables(self) -> None:
         """Make the session read table definitions from the catalog again on next use."""
