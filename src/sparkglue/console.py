@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
@@ -36,6 +36,13 @@ class Console(Protocol):
     def status(self, text: str) -> Any:
         """A context manager showing ``text`` with a spinner while work runs."""
 
+    def progress(self, text: str, total: int) -> Any:
+        """A context manager yielding ``advance(n)``, showing a bar of ``total`` steps."""
+
+
+def _ignore(_steps: int) -> None:
+    pass
+
 
 class NullConsole:
     """Says nothing: for tests and library use."""
@@ -58,6 +65,10 @@ class NullConsole:
     @contextmanager
     def status(self, text: str) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def progress(self, text: str, total: int) -> Iterator[Callable[[int], None]]:
+        yield _ignore
 
 
 def _cell(value: Any) -> str:
@@ -113,6 +124,24 @@ class TerminalConsole:
             self._err.print(_escape(text) + " …")
             yield
 
+    @contextmanager
+    def progress(self, text: str, total: int) -> Iterator[Callable[[int], None]]:
+        if not self._err.is_terminal or total < 200:
+            yield _ignore
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self._err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(_escape(text), total=total)
+            yield lambda steps: bar.advance(task, steps)
+
 
 class JsonConsole:
     """Machine output: listings and records as JSON on stdout, everything else on stderr."""
@@ -144,6 +173,10 @@ class JsonConsole:
     @contextmanager
     def status(self, text: str) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def progress(self, text: str, total: int) -> Iterator[Callable[[int], None]]:
+        yield _ignore
 
 
 def _unique(columns: Sequence[str]) -> list[str]:

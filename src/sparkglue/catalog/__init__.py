@@ -18,7 +18,12 @@ from sparkglue.catalog.models import (
     TableVersion,
 )
 from sparkglue.catalog.service import DataCatalog, split_table_name
-from sparkglue.catalog.specs import load_spec, load_table_spec, parse_table_spec
+from sparkglue.catalog.specs import (
+    load_spec,
+    load_table_spec,
+    parse_table_spec,
+    spec_error_message,
+)
 from sparkglue.catalog.types import HiveType, normalize_type, parse_type
 
 __all__ = [
@@ -44,5 +49,6 @@ __all__ = [
     "normalize_type",
     "parse_table_spec",
     "parse_type",
+    "spec_error_message",
     "split_table_name",
 ]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sparkglue.catalog.models import TableSpec
 from sparkglue.errors import InvalidInput
 
-__all__ = ["load_spec", "load_table_spec", "parse_table_spec"]
+__all__ = ["load_spec", "load_table_spec", "parse_table_spec", "spec_error_message"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,7 +27,8 @@ def _parse(text: str, source: str) -> Any:
         raise InvalidInput(f"{source} is not valid YAML/JSON{where}: {problem}") from None
 
 
-def _message(source: str, exc: ValidationError) -> str:
+def spec_error_message(source: str, exc: ValidationError) -> str:
+    """One line naming the first bad key of a spec: ``spec.yaml: unknown key 'x'``."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -46,7 +47,7 @@ def load_spec(model: type[M], text: str, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(_message(source, exc)) from None
+        raise InvalidInput(spec_error_message(source, exc)) from None
     except InvalidInput as exc:  # raised by a type-string validator
         raise InvalidInput(f"{source}: {exc}") from None
 

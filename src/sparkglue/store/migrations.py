@@ -93,9 +93,61 @@ def _v1_catalog(op: Operations) -> None:
     )
 
 
+def _v2_crawlers(op: Operations) -> None:
+    op.create_table(
+        "crawler_classifiers",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "crawlers",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("folders_seen", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "crawl_runs",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("crawler_name", sa.String(255), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("started_at", sa.String(32), nullable=False),
+        sa.Column("finished_at", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("metrics", sa.JSON, nullable=False),
+        sa.Column("log_path", sa.Text, nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+    )
+    op.create_index("ix_crawl_runs_crawler_name", "crawl_runs", ["crawler_name"])
+    op.create_table(
+        "crawl_run_files",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(64),
+            sa.ForeignKey("crawl_runs.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("decision", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_crawl_run_files_run_id", "crawl_run_files", ["run_id"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
+    ),
+    Migration(
+        2, "crawlers: classifiers, crawlers, crawl runs and their per-file decisions", _v2_crawlers
     ),
 )
 

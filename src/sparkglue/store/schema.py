@@ -80,6 +80,59 @@ partitions = sa.Table(
     sa.UniqueConstraint("table_id", "values_key", name="uq_catalog_partitions_table_values"),
 )
 
+classifiers = sa.Table(
+    "crawler_classifiers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+crawlers = sa.Table(
+    "crawlers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("folders_seen", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+crawl_runs = sa.Table(
+    "crawl_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("crawler_name", sa.String(255), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("log_path", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+)
+
+crawl_run_files = sa.Table(
+    "crawl_run_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "run_id",
+        sa.String(64),
+        sa.ForeignKey("crawl_runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("decision", sa.JSON, nullable=False),
+)
+
 connections = sa.Table(
     "catalog_connections",
     metadata,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sparkglue.catalog import DataCatalog
 from sparkglue.config import SETTINGS_FILE, Settings, default_settings_file_text
 from sparkglue.console import Console, NullConsole
+from sparkglue.crawler import CrawlerService
 from sparkglue.errors import EntityNotFound, SparkError, WorkspaceError
 from sparkglue.store import LATEST_VERSION, MetadataStore
 
@@ -61,6 +62,7 @@ class Workspace:
         self._catalog: DataCatalog | None = None
         self._session: SparkSession | None = None
         self._binding: CatalogBinding | None = None
+        self._crawlers: CrawlerService | None = None
 
     @classmethod
     def init(
@@ -121,6 +123,15 @@ class Workspace:
                 allowed_roots=self.settings.allowed_roots,
             )
         return self._catalog
+
+    @property
+    def crawlers(self) -> CrawlerService:
+        """Classifiers, crawlers and crawl runs."""
+        if self._crawlers is None:
+            self._crawlers = CrawlerService(
+                self.store, self.catalog, logs_dir=self.path / "logs", console=self.console
+            )
+        return self._crawlers
 
     def spark(self) -> SparkSession:
         """The Spark session for the configured master, with this catalog's tables queryable."""
@@ -183,6 +194,7 @@ class Workspace:
             self._store.dispose()
             self._store = None
             self._catalog = None
+            self._crawlers = None
 
     def __enter__(self) -> Workspace:
         return self

@@ -1,0 +1,226 @@
+"""Glue's CSV classifier, built-in and custom.
+
+Built-in rules (Glue's): delimiters ``,`` ``|`` tab ``;`` and Ctrl-A; at least two columns and
+two rows; a header row is recognised only when every cell of it is a string shorter than 150
+characters that is a valid column name AND the data differs from it (at least one data column
+is not a string); otherwise columns are named ``col0, col1, …``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+from sparkglue.crawler.classifiers.base import (
+    Inferred,
+    Verdict,
+    infer_text_type,
+    merge_types,
+    unknown,
+)
+from sparkglue.crawler.sample import FileSample
+
+__all__ = ["CsvClassifier", "CsvOptions"]
+
+BUILTIN_DELIMITERS = (",", "|", "\t", ";", "\u0001")
+_MAX_ROWS = 1000  # Glue reads the first 1,000 records (or 1 MB) of a file
+LAZY_SIMPLE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+OPEN_CSV = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """A custom CSV classifier's settings (Glue's CsvClassifier fields)."""
+
+    delimiter: str | None = None  # None: try the built-in delimiters
+    quote_symbol: str = '"'
+    contains_header: str = "UNKNOWN"  # UNKNOWN | PRESENT | ABSENT
+    header: tuple[str, ...] = ()
+    disable_value_trimming: bool = False
+    allow_single_column: bool = False
+
+
+def _valid_name(cell: str) -> bool:
+    return 0 < len(cell) < 150 and not any(ord(c) < 32 for c in cell)
+
+
+def _column_name(cell: str) -> str:
+    return cell.strip().lower()
+
+
+class CsvClassifier:
+    """The CSV classifier; with ``options`` it is a custom one."""
+
+    classification = "csv"
+
+    def __init__(
+        self, name: str = "csv", options: CsvOptions | None = None, classification: str = "csv"
+    ) -> None:
+        self.name = name
+        self.options = options or CsvOptions()
+        self.classification = classification
+
+    def classify(self, sample: FileSample) -> Verdict:
+        opts = self.options
+        raw = sample.head()
+        if sample.head_error:
+            return unknown(self.name, self.classification, sample.head_error)
+        if not raw:
+            return unknown(self.name, self.classification, "the file is empty")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not sample.head_is_whole_file and exc.start >= len(raw) - 4:
+                text = raw[: exc.start].decode("utf-8")  # a character cut by the sample end
+            else:
+                return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
+        if "\x00" in text:
+            return unknown(self.name, self.classification, "binary content (NUL bytes)")
+        complete = sample.head_is_whole_file
+        lines_text = text if complete else text[: text.rfind("\n") + 1]
+        delimiters = (opts.delimiter,) if opts.delimiter else BUILTIN_DELIMITERS
+        min_columns = 1 if opts.allow_single_column else 2
+
+        best: tuple[str, list[list[str]], int] | None = None
+        for delimiter in delimiters:
+            rows = _parse(lines_text, delimiter, opts.quote_symbol)
+            if len(rows) < 2:
+                continue
+            counts = Counter(len(r) for r in rows)
+            width, hits = counts.most_common(1)[0]
+            if width < min_columns or hits < 2:
+                continue
+            if hits / len(rows) < 0.9:
+                continue
+            if best is None or hits > best[2]:
+                best = (delimiter, rows, hits)
+            if hits == len(rows):
+                break
+        if best is None:
+            return unknown(
+                self.name,
+                self.classification,
+                f"no delimiter of {_show(delimiters)} gives {min_columns}+ consistent columns "
+                "in 2+ rows",
+            )
+        delimiter, rows, _ = best
+        width = Counter(len(r) for r in rows).most_common(1)[0][0]
+        ragged = sum(1 for r in rows if len(r) != width)
+        rows = [r for r in rows if len(r) == width]
+        if not opts.disable_value_trimming:
+            rows = [[c.strip() for c in r] for r in rows]
+
+        header: list[str] | None
+        first, data = rows[0], rows[1:]
+        if opts.header:
+            header, has_header_row = list(opts.header), opts.contains_header == "PRESENT"
+        elif opts.contains_header == "PRESENT":
+            header, has_header_row = first, True
+        elif opts.contains_header == "ABSENT":
+            header, has_header_row = None, False
+        else:
+            has_header_row = _looks_like_header(first, data)
+            header = first if has_header_row else None
+        body = data if has_header_row else rows
+        types: list[str | None] = [None] * width
+        for row in body[:_MAX_ROWS]:
+            for i, cell in enumerate(row):
+                types[i] = merge_types(types[i], infer_text_type(cell))
+        if header is not None and len(header) != width:
+            return unknown(
+                self.name,
+                self.classification,
+                f"the header has {len(header)} names but rows have {width} columns",
+            )
+        names = (
+            [_column_name(h) for h in header]
+            if header is not None
+            else [f"col{i}" for i in range(width)]
+        )
+        names = _dedupe(names)
+        quoted = opts.quote_symbol in lines_text
+        serde = OPEN_CSV if quoted else LAZY_SIMPLE
+        serde_params = (
+            {"separatorChar": delimiter, "quoteChar": opts.quote_symbol}
+            if quoted
+            else {"field.delim": delimiter}
+        )
+        params = {
+            "delimiter": delimiter,
+            "typeOfData": "file",
+            "columnsOrdered": "true",
+            "areColumnsQuoted": "true" if quoted else "false",
+        }
+        if has_header_row:
+            params["skip.header.line.count"] = "1"
+        # Records in the whole sampled head (rows are parsed for types from the first 1,000).
+        records = max(
+            lines_text.count("\n")
+            + (0 if lines_text.endswith("\n") else 1)
+            - (1 if has_header_row else 0),
+            0,
+        )
+        reason = (
+            f"delimiter {_show((delimiter,))}, {width} columns, "
+            f"{'header row detected' if has_header_row else 'no header row'}"
+            + (f", {ragged} ragged row(s) ignored for the schema" if ragged else "")
+        )
+        return Verdict(
+            self.name,
+            self.classification,
+            1.0,
+            reason,
+            Inferred(
+                columns=[(n, t or "string") for n, t in zip(names, types, strict=True)],
+                serde_library=serde,
+                serde_parameters=serde_params,
+                parameters=params,
+                records=records,
+                sampled_bytes=len(lines_text.encode("utf-8")),
+            ),
+        )
+
+
+def _parse(text: str, delimiter: str, quote: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote, strict=False)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+            if len(rows) >= _MAX_ROWS:
+                break
+    except csv.Error:
+        return []
+    return rows
+
+
+def _looks_like_header(first: list[str], data: list[list[str]]) -> bool:
+    cells = [c.strip() for c in first]
+    if not all(infer_text_type(c) == "string" and _valid_name(c) for c in cells):
+        return False
+    # The header must differ from the data: some data column is not a string column.
+    for i in range(len(cells)):
+        column_type: str | None = None
+        for row in data[:_MAX_ROWS]:
+            column_type = merge_types(column_type, infer_text_type(row[i]))
+        if column_type not in (None, "string"):
+            return True
+    return False
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for i, name in enumerate(names):
+        base = name or f"col{i}"
+        seen[base] += 1
+        out.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    return out
+
+
+def _show(delimiters: tuple[str, ...]) -> str:
+    shown = {",": "','", "|": "'|'", "\t": "tab", ";": "';'", "\u0001": "Ctrl-A"}
+    return ", ".join(shown.get(d, repr(d)) for d in delimiters)

@@ -1,0 +1,418 @@
+"""The crawl itself: list files, classify them, merge schemas, group files into tables.
+
+Pure functions of the file tree and the classifiers; the service turns the plans into catalog
+changes and records the run. Files are sampled (``SampleSize`` files per leaf folder; the rest
+share the folder's result) and read only as far as their head or footer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from sparkglue.crawler.classifiers import Classifier, Verdict, classify
+from sparkglue.crawler.classifiers.base import merge_types
+from sparkglue.crawler.globs import ExclusionSet
+from sparkglue.crawler.sample import FileSample
+
+__all__ = ["FileResult", "PartitionPlan", "TablePlan", "list_files", "plan_tables", "scan"]
+
+SIMILARITY = 0.7  # Glue: schemas at a level are "similar" above 70 %
+MAX_SCHEMA_CLUSTERS = 5  # … and a level holds at most 5 different schemas
+_HIVE_KEY = re.compile(r"([^=/]+)=(.*)")
+
+
+@dataclass
+class FileResult:
+    """What the crawl decided for one file."""
+
+    relative: str
+    size: int
+    mtime: float
+    verdict: Verdict | None = None
+    tried: list[Verdict] = field(default_factory=list)
+    compression: str | None = None
+    sampled: bool = True
+    skipped: str | None = None  # why the file was not used (excluded, unreadable, …)
+    records: float = 0.0  # estimated records
+
+    @property
+    def folder(self) -> str:
+        return self.relative.rsplit("/", 1)[0] if "/" in self.relative else ""
+
+    @property
+    def classification(self) -> str:
+        return self.verdict.classification if self.verdict else "UNKNOWN"
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        return self.verdict.schema.columns if self.verdict and self.verdict.schema else []
+
+    def decision(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "compression": self.compression,
+            "sampled": self.sampled,
+            "skipped": self.skipped,
+            "classification": self.classification,
+            "winner": self.verdict.classifier if self.verdict else None,
+            "certainty": self.verdict.certainty if self.verdict else 0.0,
+            "tried": [v.as_dict() for v in self.tried],
+            "schema": [list(c) for c in self.columns],
+            "records_estimate": round(self.records),
+        }
+
+
+@dataclass
+class PartitionPlan:
+    values: list[str]
+    location: str
+    files: list[FileResult]
+
+
+@dataclass
+class TablePlan:
+    """A table the crawl found: where, what format, which schema, which partitions."""
+
+    name: str
+    location: str
+    classification: str
+    compression: str | None
+    columns: list[tuple[str, str]]
+    partition_keys: list[str]
+    partitions: list[PartitionPlan]
+    files: list[FileResult]
+    verdict: Verdict
+    notes: list[str] = field(default_factory=list)
+
+    def statistics(self, files: Sequence[FileResult] | None = None) -> dict[str, str]:
+        chosen = self.files if files is None else files
+        size = sum(f.size for f in chosen)
+        records = round(sum(f.records for f in chosen))
+        return {
+            "sizeKey": str(size),
+            "objectCount": str(len(chosen)),
+            "recordCount": str(records),
+            "averageRecordSize": str(size // records if records else 0),
+            "compressionType": self.compression or "none",
+        }
+
+
+def list_files(
+    root: Path, exclusions: ExclusionSet, on_skip: Callable[[str, str], None] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """Files under ``root`` as (relative path, path), sorted, without excluded or hidden ones.
+
+    Names starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are skipped, as Spark skips them
+    when it reads a table.
+    """
+    stack = [("", root)]
+    while stack:
+        prefix, folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            if on_skip:
+                on_skip(prefix or ".", f"unreadable folder: {exc.strerror}")
+            continue
+        for entry in entries:
+            relative = f"{prefix}{entry.name}"
+            if entry.name.startswith((".", "_")):
+                if on_skip and entry.is_file():
+                    on_skip(relative, "hidden file (name starts with . or _)")
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if exclusions and exclusions.excludes_folder(relative):
+                    if on_skip:
+                        on_skip(relative + "/", "excluded folder")
+                    continue
+                stack.append((relative + "/", Path(entry.path)))
+            elif entry.is_file():
+                if exclusions and exclusions.excludes(relative):
+                    if on_skip:
+                        on_skip(relative, "excluded")
+                    continue
+                yield relative, Path(entry.path)
+
+
+def scan(
+    root: Path,
+    exclusions: ExclusionSet,
+    custom: Sequence[Classifier],
+    *,
+    sample_size: int | None = None,
+    only_folders: Callable[[str], bool] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[FileResult], list[FileResult]]:
+    """Classify the files under ``root``; returns (results, skipped files)."""
+    skipped: list[FileResult] = []
+
+    def skip(relative: str, why: str) -> None:
+        skipped.append(FileResult(relative, 0, 0.0, skipped=why))
+
+    results: list[FileResult] = []
+    per_folder: dict[str, list[FileResult]] = {}
+    for relative, path in list_files(root, exclusions, skip):
+        folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        if only_folders is not None and not only_folders(folder):
+            continue
+        try:
+            sample = FileSample.of(path, relative)
+        except OSError as exc:
+            skip(relative, f"unreadable: {exc.strerror}")
+            continue
+        result = FileResult(relative, sample.size, sample.mtime)
+        siblings = per_folder.setdefault(folder, [])
+        if sample_size is not None and len(siblings) >= sample_size:
+            result.sampled = False  # takes the verdict of its folder's sampled files
+        else:
+            _classify_one(result, sample, custom)
+        siblings.append(result)
+        results.append(result)
+        if progress:
+            progress(1)
+    for siblings in per_folder.values():
+        _adopt_folder_verdict(siblings)
+    return results, skipped
+
+
+def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Classifier]) -> None:
+    if sample.size == 0:
+        result.skipped = "empty file"
+        return
+    try:
+        result.compression = sample.compression
+        verdict, tried = classify(sample, custom)
+    except OSError as exc:
+        result.skipped = f"unreadable: {exc.strerror or exc}"
+        return
+    result.tried = tried
+    result.verdict = verdict
+    if verdict is None:
+        result.skipped = "no classifier recognised it (UNKNOWN)"
+        return
+    inferred = verdict.schema
+    if inferred is not None and inferred.records is not None:
+        if inferred.records_exact:
+            result.records = float(inferred.records)
+        else:
+            result.records = inferred.records / sample.head_fraction
+
+
+def _adopt_folder_verdict(siblings: list[FileResult]) -> None:
+    sampled = [f for f in siblings if f.sampled and f.verdict is not None]
+    if not sampled:
+        for f in siblings:
+            if not f.sampled:
+                f.skipped = "not sampled, and no sampled file of its folder was recognised"
+        return
+    reference = sampled[0]
+    bytes_per_record = sum(f.size for f in sampled) / max(sum(f.records for f in sampled), 1.0)
+    for f in siblings:
+        if not f.sampled:
+            f.verdict = reference.verdict
+            f.compression = reference.compression
+            f.records = f.size / bytes_per_record if bytes_per_record else 0.0
+
+
+# ---- grouping ---------------------------------------------------------------------------------
+
+
+def _similarity(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+
+
+def _compatible(files: Sequence[FileResult], combine: bool) -> tuple[bool, str]:
+    kinds = {(f.classification, f.compression) for f in files}
+    if len(kinds) > 1:
+        shown = ", ".join(sorted(f"{c}/{z or 'none'}" for c, z in kinds))
+        return False, f"different formats ({shown})"
+    depths = {f.relative.count("/") for f in files}
+    if len(depths) > 1:
+        return False, "files at different folder depths"
+    if combine:
+        return True, "compatible formats (CombineCompatibleSchemas)"
+    schemas = Counter(tuple(name for name, _ in f.columns) for f in files)
+    if len(schemas) > MAX_SCHEMA_CLUSTERS:
+        return False, f"{len(schemas)} different schemas (more than {MAX_SCHEMA_CLUSTERS})"
+    reference = schemas.most_common(1)[0][0]
+    for schema in schemas:
+        score = _similarity(schema, reference)
+        if score < SIMILARITY:
+            return False, f"schemas only {score:.0%} similar (below {SIMILARITY:.0%})"
+    return True, "similar schemas"
+
+
+def table_name(text: str) -> str:
+    """A folder or file name as a catalog table name (lower case, ``[a-z0-9_]``)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+    return name or "table"
+
+
+def _merge_columns(files: Sequence[FileResult]) -> tuple[list[tuple[str, str]], list[str]]:
+    merged: dict[str, str] = {}
+    seen_in: dict[str, str] = {}
+    notes: list[str] = []
+    for f in files:
+        if not f.sampled:
+            continue
+        for name, typ in f.columns:
+            key = name.lower()
+            if key not in merged:
+                merged[key] = typ
+                seen_in[key] = f.relative
+                continue
+            before = merged[key]
+            after = merge_types(before, typ) or "string"
+            if after != before:
+                verb = "widened" if after != "string" else "conflicting types, using string:"
+                notes.append(
+                    f"column {name}: {before} in {seen_in[key]}, {typ} in {f.relative}; "
+                    f"{verb} {after}"
+                )
+                merged[key] = after
+    names: dict[str, str] = {}
+    for f in files:
+        for name, _ in f.columns:
+            names.setdefault(name.lower(), name)
+    return [(names[k], t) for k, t in merged.items()], notes
+
+
+def _partition_keys(files: Sequence[FileResult], root_depth: int) -> list[str]:
+    levels = files[0].relative.count("/") - root_depth
+    keys = []
+    for level in range(levels):
+        parts = {f.relative.split("/")[root_depth + level] for f in files}
+        matches = [_HIVE_KEY.fullmatch(p) for p in parts]
+        names = {m.group(1).lower() for m in matches if m}
+        if all(matches) and len(names) == 1:
+            keys.append(table_name(names.pop()))
+        else:
+            keys.append(f"partition_{level}")
+    used: Counter[str] = Counter()
+    unique = []
+    for key in keys:
+        used[key] += 1
+        unique.append(key if used[key] == 1 else f"{key}_{used[key]}")
+    return unique
+
+
+def _plan(
+    name: str, root: Path, relative_root: str, files: list[FileResult], is_file: bool = False
+) -> TablePlan:
+    root_depth = 0 if not relative_root else relative_root.count("/") + 1
+    keys = [] if is_file else _partition_keys(files, root_depth)
+    columns, notes = _merge_columns(files)
+    partition_names = {k for k in keys}
+    columns = [(n, t) for n, t in columns if n.lower() not in partition_names]
+    partitions: dict[tuple[str, ...], PartitionPlan] = {}
+    if keys:
+        for f in files:
+            parts = f.relative.split("/")[root_depth : root_depth + len(keys)]
+            values = tuple(
+                unquote(m.group(2)) if (m := _HIVE_KEY.fullmatch(p)) else p for p in parts
+            )
+            folder = "/".join(f.relative.split("/")[: root_depth + len(keys)])
+            plan = partitions.setdefault(
+                values, PartitionPlan(list(values), str(root / folder), [])
+            )
+            plan.files.append(f)
+    location = root / relative_root if relative_root else root
+    reference = next(f for f in files if f.verdict is not None)
+    assert reference.verdict is not None
+    return TablePlan(
+        name=name,
+        location=str(location),
+        classification=reference.classification,
+        compression=reference.compression,
+        columns=columns,
+        partition_keys=keys,
+        partitions=sorted(partitions.values(), key=lambda p: p.values),
+        files=files,
+        verdict=reference.verdict,
+        notes=notes,
+    )
+
+
+def plan_tables(
+    root: Path,
+    results: Sequence[FileResult],
+    *,
+    table_level: int | None = None,
+    combine_compatible: bool = False,
+) -> tuple[list[TablePlan], list[str]]:
+    """Group recognised files into tables; returns the plans and the grouping decisions made.
+
+    ``table_level`` (Glue's TableLevelConfiguration) fixes where tables start, counted from the
+    include path (its sub-folders are level 1). Otherwise a folder whose files are compatible
+    (same format and compression, same depth, similar schemas) is one table whose sub-folders
+    are partitions; an incompatible folder splits into its sub-folders, and files lying directly
+    in it become tables of their own.
+    """
+    usable = [f for f in results if f.verdict is not None and f.skipped is None]
+    decisions: list[str] = []
+    plans: list[TablePlan] = []
+    root_name = table_name(root.name)
+
+    def name_for(relative: str) -> str:
+        return table_name(relative.rsplit("/", 1)[-1]) if relative else root_name
+
+    if table_level is not None:
+        groups: dict[str, list[FileResult]] = {}
+        for f in usable:
+            parts = f.relative.split("/")
+            if len(parts) - 1 < table_level:
+                plans.append(_plan(table_name(Path(f.relative).stem), root, f.relative, [f], True))
+                decisions.append(
+                    f"{f.relative}: above table level {table_level}, a table of its own"
+                )
+                continue
+            groups.setdefault("/".join(parts[:table_level]), []).append(f)
+        for relative, files in sorted(groups.items()):
+            plans.append(_plan(name_for(relative), root, relative, files))
+            decisions.append(f"{relative or '.'}: table at level {table_level}")
+    else:
+
+        def visit(relative: str, files: list[FileResult]) -> None:
+            ok, why = _compatible(files, combine_compatible)
+            if ok:
+                plans.append(_plan(name_for(relative), root, relative, files))
+                decisions.append(f"{relative or '.'}: one table ({why})")
+                return
+            decisions.append(f"{relative or '.'}: split ({why})")
+            depth = relative.count("/") + 1 if relative else 0
+            direct = [f for f in files if f.relative.count("/") == depth]
+            for f in direct:
+                plans.append(_plan(table_name(Path(f.relative).stem), root, f.relative, [f], True))
+                decisions.append(f"{f.relative}: a table of its own")
+            children: dict[str, list[FileResult]] = {}
+            for f in files:
+                if f.relative.count("/") > depth:
+                    child = "/".join(f.relative.split("/")[: depth + 1])
+                    children.setdefault(child, []).append(f)
+            for child, child_files in sorted(children.items()):
+                visit(child, child_files)
+
+        if usable:
+            visit("", list(usable))
+
+    taken: Counter[str] = Counter()
+    for plan in plans:
+        taken[plan.name] += 1
+    for plan in plans:
+        if taken[plan.name] > 1:
+            import hashlib
+
+            suffix = hashlib.sha1(plan.location.encode()).hexdigest()[:8]
+            decisions.append(
+                f"{plan.location}: name {plan.name} is taken, using {plan.name}_{suffix}"
+            )
+            plan.name = f"{plan.name}_{suffix}"
+    return plans, decisions

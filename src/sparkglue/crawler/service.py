@@ -1,0 +1,761 @@
+"""Crawlers: definitions, runs, and what a run changes in the catalog.
+
+A run is a record (``cr_…``) with a state (RUNNING → SUCCEEDED | FAILED | CANCELLED), metrics
+(Glue's TablesCreated/Updated/Deleted plus partitions and files), a log file, and the decision
+taken for every file, so ``crawler explain`` can say why a table looks the way it does. A run
+whose process died is found by the next process that reads runs and marked FAILED.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from sparkglue.catalog import Column, DataCatalog, PartitionInput, Table, TableInput
+from sparkglue.console import Console, NullConsole
+from sparkglue.crawler.classifiers import Classifier, custom_classifier
+from sparkglue.crawler.engine import TablePlan, plan_tables, scan
+from sparkglue.crawler.globs import ExclusionSet
+from sparkglue.crawler.specs import ClassifierSpec, CrawlerSpec, classifier_definition
+from sparkglue.errors import (
+    AlreadyExists,
+    CatalogError,
+    EntityNotFound,
+    InvalidInput,
+    SparkGlueError,
+)
+from sparkglue.store import MetadataStore, utc_now
+from sparkglue.store import schema as s
+
+__all__ = ["CrawlRun", "CrawlerRecord", "CrawlerRunning", "CrawlerService"]
+
+CRAWLER_STATES = ("READY", "RUNNING", "STOPPING")
+RUN_STATES = ("RUNNING", "CANCELLING", "CANCELLED", "SUCCEEDED", "FAILED", "ERROR")
+
+
+class CrawlerRunning(CatalogError):
+    """Starting a crawler that is already running (Glue's CrawlerRunningException)."""
+
+    code = "crawler_running"
+    http_status = 409
+
+
+@dataclass
+class CrawlerRecord:
+    name: str
+    spec: CrawlerSpec
+    state: str
+    created_at: str
+    updated_at: str
+    folders_seen: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CrawlRun:
+    id: str
+    crawler: str
+    state: str
+    started_at: str
+    finished_at: str | None
+    error_message: str | None
+    metrics: dict[str, Any]
+    log_path: str | None
+    pid: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "crawler": self.crawler,
+            "state": self.state,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error_message": self.error_message,
+            "metrics": self.metrics,
+            "log_path": self.log_path,
+        }
+
+
+def _run_id() -> str:
+    return "cr_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class CrawlerService:
+    """Classifiers, crawlers and crawl runs on one metadata store and catalog."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        catalog: DataCatalog,
+        *,
+        logs_dir: Path,
+        console: Console | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.logs_dir = logs_dir
+        self.console: Console = console or NullConsole()
+
+    # ---- classifiers -------------------------------------------------------------------------
+
+    def create_classifier(self, spec: ClassifierSpec) -> None:
+        kind, definition = classifier_definition(spec)
+        custom_classifier(spec.Name, kind, definition)  # compile it now: errors at creation
+        now = utc_now()
+        try:
+            with self.store.write() as conn:
+                conn.execute(
+                    s.classifiers.insert().values(
+                        name=spec.Name,
+                        kind=kind,
+                        definition=definition,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"classifier '{spec.Name}' already exists") from None
+
+    def list_classifiers(self) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(s.classifiers).order_by(s.classifiers.c.name)).all()
+        return [
+            {"name": r.name, "kind": r.kind, **r.definition, "created_at": r.created_at}
+            for r in rows
+        ]
+
+    def delete_classifier(self, name: str) -> None:
+        with self.store.write() as conn:
+            if (
+                conn.execute(s.classifiers.delete().where(s.classifiers.c.name == name)).rowcount
+                == 0
+            ):
+                raise EntityNotFound(f"classifier '{name}' not found")
+
+    def _classifiers(self, names: Sequence[str]) -> list[Classifier]:
+        with self.store.read() as conn:
+            rows = {
+                r.name: r
+                for r in conn.execute(
+                    sa.select(s.classifiers).where(s.classifiers.c.name.in_(list(names)))
+                ).all()
+            }
+        missing = [n for n in names if n not in rows]
+        if missing:
+            raise EntityNotFound(
+                f"classifier '{missing[0]}' not found; see `sparkglue classifier list`"
+            )
+        return [custom_classifier(n, rows[n].kind, rows[n].definition) for n in names]
+
+    # ---- crawlers ----------------------------------------------------------------------------
+
+    def _validate(self, spec: CrawlerSpec) -> None:
+        self._classifiers(spec.Classifiers)
+        for target in spec.Targets.S3Targets:
+            self._target_root(target.Path)
+        for jdbc in spec.Targets.JdbcTargets:
+            self.catalog.get_connection(jdbc.ConnectionName)
+
+    def _target_root(self, path: str) -> Path:
+        if path.startswith(("s3://", "s3a://")):
+            raise InvalidInput(
+                f"target '{path}': s3:// targets are not supported yet; crawl a local or mounted "
+                "folder of the lake"
+            )
+        root = Path(self.catalog.resolve_location(path, what=f"crawler target '{path}'"))
+        return root
+
+    def create_crawler(self, spec: CrawlerSpec) -> CrawlerRecord:
+        """Create a crawler; its classifiers, target folders and connections must exist."""
+        self._validate(spec)
+        now = utc_now()
+        try:
+            with self.store.write() as conn:
+                conn.execute(
+                    s.crawlers.insert().values(
+                        name=spec.Name,
+                        definition=spec.model_dump(mode="json"),
+                        state="READY",
+                        folders_seen=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"crawler '{spec.Name}' already exists") from None
+        return self.get_crawler(spec.Name)
+
+    def update_crawler(self, spec: CrawlerSpec) -> CrawlerRecord:
+        """Replace a crawler's definition (not while it runs)."""
+        self._validate(spec)
+        with self.store.write() as conn:
+            row = self._crawler_row(conn, spec.Name, lock=True)
+            if row.state != "READY":
+                raise CrawlerRunning(f"crawler '{spec.Name}' is {row.state}; update it when READY")
+            conn.execute(
+                s.crawlers.update()
+                .where(s.crawlers.c.id == row.id)
+                .values(definition=spec.model_dump(mode="json"), updated_at=utc_now())
+            )
+        return self.get_crawler(spec.Name)
+
+    def get_crawler(self, name: str) -> CrawlerRecord:
+        self.recover()
+        with self.store.read() as conn:
+            return _crawler(self._crawler_row(conn, name))
+
+    def list_crawlers(self) -> list[CrawlerRecord]:
+        self.recover()
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(s.crawlers).order_by(s.crawlers.c.name)).all()
+        return [_crawler(r) for r in rows]
+
+    def delete_crawler(self, name: str) -> None:
+        """Delete a crawler and its runs (the tables it made stay in the catalog)."""
+        with self.store.write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            if row.state != "READY":
+                raise CrawlerRunning(f"crawler '{name}' is {row.state}; delete it when READY")
+            run_ids = sa.select(s.crawl_runs.c.id).where(s.crawl_runs.c.crawler_name == name)
+            conn.execute(s.crawl_run_files.delete().where(s.crawl_run_files.c.run_id.in_(run_ids)))
+            conn.execute(s.crawl_runs.delete().where(s.crawl_runs.c.crawler_name == name))
+            conn.execute(s.crawlers.delete().where(s.crawlers.c.id == row.id))
+
+    def _crawler_row(self, conn: Any, name: str, *, lock: bool = False) -> Any:
+        query = sa.select(s.crawlers).where(s.crawlers.c.name == name)
+        if lock and self.store.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise EntityNotFound(f"crawler '{name}' not found; see `sparkglue crawler list`")
+        return row
+
+    # ---- runs --------------------------------------------------------------------------------
+
+    def start_run(self, name: str) -> str:
+        """Mark the crawler RUNNING and create its run record; the caller then executes it."""
+        self.recover()
+        run_id = _run_id()
+        log_path = self.logs_dir / f"{run_id}.log"
+        with self.store.write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            if row.state != "READY":
+                raise CrawlerRunning(f"crawler '{name}' is already {row.state}")
+            conn.execute(
+                s.crawlers.update()
+                .where(s.crawlers.c.id == row.id)
+                .values(state="RUNNING", updated_at=utc_now())
+            )
+            conn.execute(
+                s.crawl_runs.insert().values(
+                    id=run_id,
+                    crawler_name=name,
+                    state="RUNNING",
+                    started_at=utc_now(),
+                    metrics={},
+                    log_path=str(log_path),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                )
+            )
+        return run_id
+
+    def claim_run(self, run_id: str) -> None:
+        """Record that this process (a background worker) now executes the run."""
+        with self.store.write() as conn:
+            conn.execute(
+                s.crawl_runs.update().where(s.crawl_runs.c.id == run_id).values(pid=os.getpid())
+            )
+
+    def run(self, name: str) -> CrawlRun:
+        """Crawl now, in this process, and return the finished run."""
+        return self.execute(self.start_run(name))
+
+    def execute(self, run_id: str) -> CrawlRun:
+        """Do the crawl of a started run and record how it ended."""
+        run = self.get_run(run_id, recover=False)
+        crawler = self.get_crawler_unchecked(run.crawler)
+        clock = time.perf_counter()
+        log_lines: list[str] = []
+        state, error, metrics = "SUCCEEDED", None, {}
+        try:
+            metrics = self._crawl(crawler, run_id, log_lines)
+        except SparkGlueError as exc:
+            state, error = "FAILED", exc.message
+        except Exception as exc:  # recorded on the run; the process itself carries on
+            state, error = "FAILED", f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - clock
+        metrics["LastRuntimeSeconds"] = round(seconds, 3)
+        previous = [
+            float(r.metrics["LastRuntimeSeconds"])
+            for r in self.list_runs(run.crawler)
+            if r.state == "SUCCEEDED" and r.metrics.get("LastRuntimeSeconds") is not None
+        ]
+        durations = sorted([*previous, seconds])
+        metrics["MedianRuntimeSeconds"] = round(durations[len(durations) // 2], 3)
+        if error:
+            log_lines.append(f"FAILED: {error}")
+        self._write_log(run.log_path, log_lines)
+        with self.store.write() as conn:
+            conn.execute(
+                s.crawl_runs.update()
+                .where(s.crawl_runs.c.id == run_id)
+                .values(state=state, finished_at=utc_now(), error_message=error, metrics=metrics)
+            )
+            conn.execute(
+                s.crawlers.update()
+                .where(s.crawlers.c.name == run.crawler)
+                .values(state="READY", updated_at=utc_now())
+            )
+        return self.get_run(run_id, recover=False)
+
+    def get_crawler_unchecked(self, name: str) -> CrawlerRecord:
+        with self.store.read() as conn:
+            return _crawler(self._crawler_row(conn, name))
+
+    def list_runs(self, name: str) -> list[CrawlRun]:
+        with self.store.read() as conn:
+            self._crawler_row(conn, name)
+            rows = conn.execute(
+                sa.select(s.crawl_runs)
+                .where(s.crawl_runs.c.crawler_name == name)
+                .order_by(s.crawl_runs.c.started_at.desc())
+            ).all()
+        return [_run(r) for r in rows]
+
+    def get_run(self, run_id: str, *, recover: bool = True) -> CrawlRun:
+        if recover:
+            self.recover()
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(s.crawl_runs).where(s.crawl_runs.c.id == run_id)).first()
+        if row is None:
+            raise EntityNotFound(f"crawl run '{run_id}' not found")
+        return _run(row)
+
+    def explain(self, run_id: str) -> tuple[CrawlRun, list[dict[str, Any]]]:
+        """A run and the decision recorded for each file it considered."""
+        run = self.get_run(run_id)
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(s.crawl_run_files.c.path, s.crawl_run_files.c.decision)
+                .where(s.crawl_run_files.c.run_id == run_id)
+                .order_by(s.crawl_run_files.c.id)
+            ).all()
+        return run, [{"path": r.path, **r.decision} for r in rows]
+
+    def recover(self) -> int:
+        """Fail runs whose process is gone (same host) and free their crawlers."""
+        host = socket.gethostname()
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(s.crawl_runs.c.id, s.crawl_runs.c.pid, s.crawl_runs.c.crawler_name).where(
+                    s.crawl_runs.c.state.in_(["RUNNING", "CANCELLING"]), s.crawl_runs.c.host == host
+                )
+            ).all()
+        dead = [r for r in rows if r.pid is None or not _pid_alive(r.pid)]
+        for r in dead:
+            with self.store.write() as conn:
+                conn.execute(
+                    s.crawl_runs.update()
+                    .where(
+                        s.crawl_runs.c.id == r.id,
+                        s.crawl_runs.c.state.in_(["RUNNING", "CANCELLING"]),
+                    )
+                    .values(
+                        state="FAILED",
+                        finished_at=utc_now(),
+                        error_message=f"the crawl process (pid {r.pid}) ended without finishing",
+                    )
+                )
+                conn.execute(
+                    s.crawlers.update()
+                    .where(s.crawlers.c.name == r.crawler_name)
+                    .values(state="READY", updated_at=utc_now())
+                )
+        return len(dead)
+
+    @staticmethod
+    def _write_log(path: str | None, lines: list[str]) -> None:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # ---- the crawl ---------------------------------------------------------------------------
+
+    def _crawl(self, crawler: CrawlerRecord, run_id: str, log: list[str]) -> dict[str, Any]:
+        spec = crawler.spec
+        self.catalog.get_database(spec.DatabaseName)
+        custom = self._classifiers(spec.Classifiers)
+        incremental = spec.RecrawlPolicy.RecrawlBehavior == "CRAWL_NEW_FOLDERS_ONLY"
+        seen = set(crawler.folders_seen) if incremental else set()
+        metrics: dict[str, Any] = {
+            "TablesCreated": 0,
+            "TablesUpdated": 0,
+            "TablesDeleted": 0,
+            "PartitionsAdded": 0,
+            "PartitionsRemoved": 0,
+            "FilesRead": 0,
+            "FilesSkipped": 0,
+            "FilesNotSampled": 0,
+        }
+        decisions: list[tuple[str, dict[str, Any]]] = []
+        plans: list[tuple[TablePlan, list[str]]] = []
+        new_folders: set[str] = set()
+        for target in spec.Targets.S3Targets:
+            root = self._target_root(target.Path)
+            if not root.is_dir():
+                raise InvalidInput(f"crawler target {root} is not a folder")
+            exclusions = ExclusionSet(target.Exclusions)
+            key = str(root)
+
+            def is_new(folder: str, _key: str = key) -> bool:
+                return f"{_key}/{folder}".rstrip("/") not in seen
+
+            from sparkglue.crawler.engine import list_files
+
+            total = sum(1 for _ in list_files(root, exclusions))
+            with self.console.progress(f"Crawling {root}", total) as advance:
+                results, skipped = scan(
+                    root,
+                    exclusions,
+                    custom,
+                    sample_size=target.SampleSize,
+                    only_folders=is_new if incremental else None,
+                    progress=advance,
+                )
+            for f in [*results, *skipped]:
+                decisions.append((f"{key}/{f.relative}", f.decision()))
+            metrics["FilesRead"] += sum(
+                1 for f in results if f.sampled and f.skipped != "empty file"
+            )
+            metrics["FilesNotSampled"] += sum(1 for f in results if not f.sampled)
+            metrics["FilesSkipped"] += len(skipped) + sum(1 for f in results if f.skipped)
+            new_folders |= {f"{key}/{f.folder}".rstrip("/") for f in results}
+            grouping = spec.grouping
+            target_plans, grouping_notes = plan_tables(
+                root,
+                results,
+                table_level=grouping.TableLevelConfiguration,
+                combine_compatible=grouping.TableGroupingPolicy == "CombineCompatibleSchemas",
+            )
+            log.extend(f"grouping: {n}" for n in grouping_notes)
+            plans.extend((p, target.Exclusions) for p in target_plans)
+        jdbc_tables = self._jdbc_tables(spec, log)
+
+        self._apply(spec, plans, jdbc_tables, incremental, metrics, log)
+        metrics["Decisions"] = log[-200:]
+        with self.store.write() as conn:
+            if decisions:
+                conn.execute(
+                    s.crawl_run_files.insert(),
+                    [{"run_id": run_id, "path": path, "decision": d} for path, d in decisions],
+                )
+            if new_folders:
+                conn.execute(
+                    s.crawlers.update()
+                    .where(s.crawlers.c.name == spec.Name)
+                    .values(folders_seen=sorted(set(crawler.folders_seen) | new_folders))
+                )
+        return metrics
+
+    def _jdbc_tables(self, spec: CrawlerSpec, log: list[str]) -> list[TableInput]:
+        from sparkglue.crawler.jdbc import inspect_jdbc_target
+
+        inputs: list[TableInput] = []
+        for target in spec.Targets.JdbcTargets:
+            connection = self.catalog.get_connection(target.ConnectionName)
+            for t in inspect_jdbc_target(connection, target.Path, target.Exclusions):
+                name = (
+                    spec.TablePrefix
+                    + "_".join(part for part in (t.database, t.schema, t.name) if part).lower()
+                )
+                from sparkglue.crawler.engine import table_name
+
+                location = ".".join(part for part in (t.database, t.schema, t.name) if part)
+                inputs.append(
+                    TableInput(
+                        name=table_name(name),
+                        columns=[Column(name=c, type=h) for c, h, _ in t.columns],
+                        location=None,
+                        table_type="EXTERNAL_TABLE",
+                        parameters={
+                            "classification": t.classification,
+                            "connectionName": connection.name,
+                            "typeOfData": "table",
+                            "jdbcTable": location,
+                            "primaryKeys": ",".join(t.primary_key),
+                            "rawTypes": json.dumps({c: raw for c, _, raw in t.columns}),
+                            "UPDATED_BY_CRAWLER": spec.Name,
+                        },
+                    )
+                )
+                log.append(
+                    f"jdbc: {location} -> {name} ({len(t.columns)} columns, "
+                    f"primary key {', '.join(t.primary_key) or 'none'})"
+                )
+        return inputs
+
+    def _table_input(self, spec: CrawlerSpec, plan: TablePlan, exclusions: list[str]) -> TableInput:
+        inferred = plan.verdict.schema
+        assert inferred is not None
+        params = {
+            **inferred.parameters,
+            **plan.statistics(),
+            "classification": plan.classification,
+            "UPDATED_BY_CRAWLER": spec.Name,
+            "CrawlerSchemaDeserializerVersion": "1.0",
+            "CrawlerSchemaSerializerVersion": "1.0",
+        }
+        if exclusions:
+            params["exclusions"] = json.dumps(exclusions)
+        return TableInput(
+            name=spec.TablePrefix + plan.name,
+            columns=[Column(name=n, type=t) for n, t in plan.columns],
+            partition_keys=[Column(name=k, type="string") for k in plan.partition_keys],
+            location=plan.location,
+            serde_library=inferred.serde_library,
+            serde_parameters=inferred.serde_parameters,
+            compressed=plan.compression is not None,
+            parameters=params,
+        )
+
+    def _apply(
+        self,
+        spec: CrawlerSpec,
+        plans: list[tuple[TablePlan, list[str]]],
+        jdbc_tables: list[TableInput],
+        incremental: bool,
+        metrics: dict[str, Any],
+        log: list[str],
+    ) -> None:
+        db = spec.DatabaseName
+        policy = spec.SchemaChangePolicy
+        existing = {t.name: t for t in self.catalog.list_tables(db)}
+        found: set[str] = set()
+
+        for plan, exclusions in plans:
+            if incremental:
+                owner = self._incremental_owner(existing, plan, spec)
+                if owner is not None:
+                    self._add_partitions(owner, plan, metrics, log)
+                    found.add(owner.name)
+                    continue
+            table_input = self._table_input(spec, plan, exclusions)
+            for note in plan.notes:
+                log.append(f"{db}.{table_input.name}: {note}")
+            self._upsert(
+                db,
+                table_input,
+                plan,
+                existing,
+                policy.UpdateBehavior,
+                policy.DeleteBehavior,
+                metrics,
+                log,
+            )
+            found.add(table_input.name)
+        for table_input in jdbc_tables:
+            self._upsert(
+                db,
+                table_input,
+                None,
+                existing,
+                policy.UpdateBehavior,
+                policy.DeleteBehavior,
+                metrics,
+                log,
+            )
+            found.add(table_input.name)
+
+        if incremental:
+            return
+        for name, table in existing.items():
+            if name in found or table.parameters.get("UPDATED_BY_CRAWLER") != spec.Name:
+                continue
+            if policy.DeleteBehavior == "DELETE_FROM_DATABASE":
+                self.catalog.delete_table(db, name)
+                metrics["TablesDeleted"] += 1
+                log.append(f"{db}.{name}: no longer found, deleted (DELETE_FROM_DATABASE)")
+            elif policy.DeleteBehavior == "DEPRECATE_IN_DATABASE" and not table.deprecated:
+                stamp = str(int(time.time() * 1000))
+
+                def mark(t: Table, stamp: str = stamp) -> TableInput:
+                    params = {**t.parameters, "DEPRECATED_BY_CRAWLER": stamp}
+                    return t.to_input().model_copy(update={"parameters": params})
+
+                self.catalog.alter_table(db, name, mark)
+                self.catalog.set_deprecated(db, name, True)
+                metrics["TablesDeleted"] += 1
+                log.append(f"{db}.{name}: no longer found, deprecated (DEPRECATE_IN_DATABASE)")
+            elif policy.DeleteBehavior == "LOG":
+                log.append(f"{db}.{name}: no longer found, kept (LOG)")
+
+    def _incremental_owner(
+        self, existing: dict[str, Table], plan: TablePlan, spec: CrawlerSpec
+    ) -> Table | None:
+        """The table an incremental crawl's new folders are partitions of, if any."""
+        for table in existing.values():
+            if table.parameters.get("UPDATED_BY_CRAWLER") != spec.Name or not table.location:
+                continue
+            if not table.partition_keys:
+                continue
+            prefix = table.location.rstrip("/") + "/"
+            if all(p.location.startswith(prefix) for p in plan.partitions) and plan.partitions:
+                return table
+            if plan.location.startswith(prefix):
+                return table
+        return None
+
+    def _add_partitions(
+        self, table: Table, plan: TablePlan, metrics: dict[str, Any], log: list[str]
+    ) -> None:
+        """New folders under a table this crawler made become its partitions."""
+        from urllib.parse import unquote
+
+        prefix = (table.location or "").rstrip("/") + "/"
+        folders = [(p.location, p.files) for p in plan.partitions] or [(plan.location, plan.files)]
+        parts = []
+        for folder, files in folders:
+            relative = folder[len(prefix) :].split("/") if folder.startswith(prefix) else []
+            if len(relative) != len(table.partition_keys):
+                log.append(
+                    f"{table.full_name}: new folder {folder} is not at partition depth; skipped"
+                )
+                continue
+            values = [unquote(p.split("=", 1)[1]) if "=" in p else p for p in relative]
+            parts.append(
+                PartitionInput(
+                    values=values,
+                    location=folder,
+                    parameters={**plan.statistics(files), "classification": plan.classification},
+                )
+            )
+        added = self.catalog.create_partitions(
+            table.database, table.name, parts, if_not_exists=True
+        )
+        metrics["PartitionsAdded"] += added
+        if added:
+            metrics["TablesUpdated"] += 1
+        log.append(f"{table.full_name}: {added} new partition(s) from new folders")
+
+    def _upsert(
+        self,
+        db: str,
+        table_input: TableInput,
+        plan: TablePlan | None,
+        existing: dict[str, Table],
+        update_behavior: str,
+        delete_behavior: str,
+        metrics: dict[str, Any],
+        log: list[str],
+    ) -> None:
+        name = table_input.name
+        partitions = (
+            []
+            if plan is None
+            else [
+                PartitionInput(
+                    values=p.values,
+                    location=p.location,
+                    parameters={**plan.statistics(p.files), "classification": plan.classification},
+                )
+                for p in plan.partitions
+            ]
+        )
+        current = existing.get(name)
+        if current is None:
+            self.catalog.create_table(db, table_input, partitions)
+            metrics["TablesCreated"] += 1
+            metrics["PartitionsAdded"] += len(partitions)
+            log.append(
+                f"{db}.{name}: created ({len(table_input.columns)} columns, "
+                f"{len(partitions)} partitions)"
+            )
+            return
+        if current.deprecated:
+            self.catalog.set_deprecated(db, name, False)
+            log.append(f"{db}.{name}: found again, no longer deprecated")
+        keys_changed = [k.name for k in current.partition_keys] != [
+            k.name for k in table_input.partition_keys
+        ]
+        schema_changed = (
+            current.columns != table_input.columns
+            or keys_changed
+            or current.location != table_input.location
+            or current.classification != table_input.classification
+        )
+        if schema_changed and update_behavior == "LOG":
+            log.append(f"{db}.{name}: schema changed, not applied (UpdateBehavior LOG)")
+        elif current.to_input() != table_input:
+            if keys_changed:
+                old = self.catalog.get_partitions(db, name)
+                self.catalog.delete_partitions(db, name, [p.values for p in old])
+                metrics["PartitionsRemoved"] += len(old)
+            table = self.catalog.update_table(db, table_input)
+            if table.version != current.version:
+                metrics["TablesUpdated"] += 1
+                log.append(f"{db}.{name}: updated to version {table.version}")
+        if not partitions and not current.partition_keys:
+            return
+        if schema_changed and update_behavior == "LOG" and keys_changed:
+            return
+        known = {tuple(p.values): p for p in self.catalog.get_partitions(db, name)}
+        wanted = {tuple(p.values) for p in partitions}
+        new = [p for p in partitions if tuple(p.values) not in known]
+        added = self.catalog.create_partitions(db, name, new, if_not_exists=True)
+        metrics["PartitionsAdded"] += added
+        for p in partitions:
+            if tuple(p.values) in known and known[tuple(p.values)].parameters != p.parameters:
+                self.catalog.update_partition(db, name, p)
+        gone = [list(v) for v in known if v not in wanted]
+        if gone and delete_behavior == "DELETE_FROM_DATABASE":
+            metrics["PartitionsRemoved"] += self.catalog.delete_partitions(db, name, gone)
+            log.append(f"{db}.{name}: {len(gone)} vanished partition(s) deleted")
+        elif gone:
+            log.append(f"{db}.{name}: {len(gone)} vanished partition(s) kept ({delete_behavior})")
+        if added:
+            log.append(f"{db}.{name}: {added} partition(s) added")
+
+
+def _crawler(row: Any) -> CrawlerRecord:
+    return CrawlerRecord(
+        name=row.name,
+        spec=CrawlerSpec.model_validate(row.definition),
+        state=row.state,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        folders_seen=list(row.folders_seen or []),
+    )
+
+
+def _run(row: Any) -> CrawlRun:
+    return CrawlRun(
+        id=row.id,
+        crawler=row.crawler_name,
+        state=row.state,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        error_message=row.error_message,
+        metrics=dict(row.metrics or {}),
+        log_path=row.log_path,
+        pid=row.pid,
+    )

@@ -1,0 +1,1 @@
+"""File formats shared by the crawler and Spark: compression codecs, JsonPath."""

@@ -1,0 +1,313 @@
+"""Crawls as Glue users rely on them: grouping, partitions, schema changes, recrawls, failures."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sparkglue.catalog import DatabaseInput
+from sparkglue.crawler import CrawlerSpec
+from sparkglue.crawler.classifiers import builtin_classifiers
+from sparkglue.crawler.engine import FileResult, plan_tables, scan
+from sparkglue.crawler.globs import ExclusionSet
+from sparkglue.crawler.sample import FileSample
+from sparkglue.crawler.service import CrawlerRunning
+from sparkglue.errors import EntityNotFound, InvalidInput
+from sparkglue.workspace import Workspace
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def crawler(ws: Workspace, name: str, path: str, **extra: Any) -> None:
+    if "raw" not in {d.name for d in ws.catalog.list_databases()}:
+        ws.catalog.create_database(DatabaseInput(name="raw"))
+    targets = {"S3Targets": [{"Path": path, **extra.pop("target", {})}]}
+    ws.crawlers.create_crawler(
+        CrawlerSpec.model_validate(
+            {"Name": name, "DatabaseName": "raw", "Targets": targets, **extra}
+        )
+    )
+
+
+# ---- CSV header rules -------------------------------------------------------------------------
+
+
+def _csv(tmp_path: Path, text: str) -> FileResult:
+    write(tmp_path / "f.csv", text)
+    (result,), _ = scan(tmp_path, ExclusionSet(), [])
+    return result
+
+
+def test_all_string_file_has_no_header(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "name,city\nada,london\nbob,paris\n")
+    assert [c for c, _ in result.columns] == ["col0", "col1"]
+
+
+def test_numeric_data_under_a_string_header_has_a_header(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "name,age\nada,36\nbob,41\n")
+    assert result.columns == [("name", "string"), ("age", "bigint")]
+
+
+def test_a_single_column_file_is_not_csv(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "age\n36\n41\n")
+    assert result.classification == "UNKNOWN"
+    assert "2+ consistent columns" in result.decision()["tried"][-1]["reason"]
+
+
+def test_a_header_with_a_numeric_cell_is_data(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "a,2019\nb,2020\nc,2021\n")
+    assert [c for c, _ in result.columns] == ["col0", "col1"]
+
+
+# ---- bad files never fail a crawl -------------------------------------------------------------
+
+
+def test_bad_files_are_recorded_and_the_crawl_succeeds(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "mixed"
+    write(data / "good" / "a.csv", "id,v\n1,x\n2,y\n")
+    write(data / "empty" / "zero.csv", b"")
+    write(data / "trunc" / "t.parquet", b"PAR1" + os.urandom(64))
+    write(data / "noise" / "r.bin", os.urandom(2048))
+    write(data / "latin" / "l.csv", "id,name\n1,caf\xe9\n".encode("latin-1") + b"\xff\xfe\n")
+    write(
+        data / "ragged" / "g.csv",
+        "a,b,c\n1,2,3\n4,5\n6,7,8\n9,10,11\n12,13,14\n15,16,17\n"
+        "18,19,20\n21,22,23\n24,25,26\n27,28,29\n30,31,32\n",
+    )
+    write(data / "gz" / "bad.csv.gz", gzip.compress(b"id,v\n1,x\n" * 1000)[:60])
+    crawler(workspace, "mixed", "raw/mixed")
+    run = workspace.crawlers.run("mixed")
+    assert run.state == "SUCCEEDED", run.error_message
+    _, files = workspace.crawlers.explain(run.id)
+    by_name = {Path(f["path"]).name: f for f in files}
+    assert by_name["zero.csv"]["skipped"] == "empty file"
+    assert by_name["t.parquet"]["classification"] == "UNKNOWN"
+    assert "PAR1 magic missing at the end" in by_name["t.parquet"]["tried"][2]["reason"]
+    assert by_name["r.bin"]["classification"] == "UNKNOWN"
+    assert by_name["l.csv"]["classification"] == "UNKNOWN"
+    assert any("not UTF-8" in t["reason"] for t in by_name["l.csv"]["tried"])
+    assert by_name["g.csv"]["classification"] == "csv"
+    assert "ragged row" in by_name["g.csv"]["tried"][-1]["reason"]
+    assert by_name["bad.csv.gz"]["classification"] == "UNKNOWN"
+    assert "cannot decompress (gzip)" in by_name["bad.csv.gz"]["tried"][-1]["reason"]
+    assert run.metrics["FilesSkipped"] == 5
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=4096), st.sampled_from(["", ".gz", ".csv", ".parquet", ".snappy"]))
+def test_random_bytes_never_escape_a_classifier(tmp_path: Path, data: bytes, suffix: str) -> None:
+    path = write(tmp_path / f"blob{suffix}", data)
+    for classifier in builtin_classifiers():
+        verdict = classifier.classify(FileSample.of(path, path.name))
+        assert 0.0 <= verdict.certainty <= 1.0
+
+
+# ---- grouping and partitions -----------------------------------------------------------------
+
+
+def _plan(tmp_path: Path, **kwargs: Any) -> tuple[list[Any], list[str]]:
+    results, _ = scan(tmp_path, ExclusionSet(), [])
+    return plan_tables(tmp_path, results, **kwargs)
+
+
+def test_hive_and_unnamed_folders_become_partition_keys(tmp_path: Path) -> None:
+    for year in ("2023", "2024"):
+        for region in ("eu", "us"):
+            write(tmp_path / f"year={year}" / region / "part.json", '{"id": 1, "v": "a"}\n')
+    (plan,), _ = _plan(tmp_path)
+    assert plan.partition_keys == ["year", "partition_1"]
+    assert [p.values for p in plan.partitions] == [
+        ["2023", "eu"],
+        ["2023", "us"],
+        ["2024", "eu"],
+        ["2024", "us"],
+    ]
+
+
+def test_incompatible_folders_become_separate_tables(tmp_path: Path) -> None:
+    write(tmp_path / "orders" / "o.csv", "id,amount\n1,2.5\n")
+    write(tmp_path / "orders" / "o2.csv", "id,amount\n2,3.5\n")
+    write(tmp_path / "users" / "u.json", '{"name": "ada"}\n')
+    plans, decisions = _plan(tmp_path)
+    assert sorted(p.name for p in plans) == ["orders", "users"]
+    assert any("split (different formats" in d for d in decisions)
+
+
+def test_dissimilar_schemas_split_and_combine_keeps_them_together(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "x.json", '{"p": 1, "q": 2, "r": 3}\n')
+    write(tmp_path / "b" / "y.json", '{"s": 1, "t": 2, "u": 3}\n')
+    plans, decisions = _plan(tmp_path)
+    assert sorted(p.name for p in plans) == ["a", "b"]
+    assert any("similar (below 70%)" in d for d in decisions)
+    (combined,), _ = _plan(tmp_path, combine_compatible=True)
+    assert [c for c, _ in combined.columns] == ["p", "q", "r", "s", "t", "u"]
+    assert combined.partition_keys == ["partition_0"]
+
+
+def test_table_level_fixes_where_tables_start(tmp_path: Path) -> None:
+    for name in ("sales", "returns"):
+        for year in ("2023", "2024"):
+            write(tmp_path / name / f"year={year}" / "p.csv", "id,v\n1,2\n")
+    (one,), _ = _plan(tmp_path)
+    assert one.partition_keys == ["partition_0", "year"]
+    plans, _ = _plan(tmp_path, table_level=1)
+    assert sorted((p.name, tuple(p.partition_keys)) for p in plans) == [
+        ("returns", ("year",)),
+        ("sales", ("year",)),
+    ]
+
+
+def test_schemas_merge_and_say_so(tmp_path: Path) -> None:
+    write(tmp_path / "d=1" / "a.json", '{"n": 1, "m": 1, "k": "x"}\n')
+    write(tmp_path / "d=2" / "b.json", '{"n": 1.5, "m": "one", "k": "y"}\n')
+    (plan,), _ = _plan(tmp_path)
+    assert dict(plan.columns) == {"n": "double", "m": "string", "k": "string"}
+    assert any("widened double" in n for n in plan.notes)
+    assert any("conflicting types, using string" in n for n in plan.notes)
+
+
+# ---- catalog changes -------------------------------------------------------------------------
+
+
+def test_crawl_sets_glue_table_parameters(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "events"
+    write(data / "day=1" / "a.json.gz", gzip.compress(b'{"id": 1}\n{"id": 2}\n'))
+    write(data / "day=1" / "_SUCCESS", b"")
+    write(data / "day=1" / "skip.tmp", b"junk")
+    crawler(workspace, "events", "raw/events", target={"Exclusions": ["**.tmp"]})
+    run = workspace.crawlers.run("events")
+    table = workspace.catalog.get_table("raw", "events")
+    params = table.parameters
+    assert params["classification"] == "json"
+    assert params["compressionType"] == "gzip"
+    assert params["recordCount"] == "2" and params["objectCount"] == "1"
+    assert params["UPDATED_BY_CRAWLER"] == "events"
+    assert json.loads(params["exclusions"]) == ["**.tmp"]
+    assert table.compressed
+    (partition,) = workspace.catalog.get_partitions("raw", "events")
+    assert partition.values == ["1"] and partition.parameters["recordCount"] == "2"
+    _, files = workspace.crawlers.explain(run.id)
+    reasons = {Path(f["path"]).name: f["skipped"] for f in files}
+    assert reasons["skip.tmp"] == "excluded"
+    assert reasons["_SUCCESS"].startswith("hidden file")
+
+
+def test_recrawl_new_folders_only_reads_just_the_new_folder(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "logs"
+    for day in ("1", "2", "3"):
+        write(data / f"day={day}" / "a.csv", "id,v\n1,2\n3,4\n")
+    crawler(
+        workspace, "logs", "raw/logs", RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    )
+    first = workspace.crawlers.run("logs")
+    assert first.metrics["FilesRead"] == 3 and first.metrics["TablesCreated"] == 1
+    write(data / "day=4" / "a.csv", "id,v\n5,6\n")
+    second = workspace.crawlers.run("logs")
+    assert second.state == "SUCCEEDED"
+    assert second.metrics["FilesRead"] == 1
+    assert second.metrics["PartitionsAdded"] == 1
+    _, files = workspace.crawlers.explain(second.id)
+    assert [Path(f["path"]).parent.name for f in files] == ["day=4"]
+    parts = workspace.catalog.get_partitions("raw", "logs")
+    assert [p.values for p in parts] == [["1"], ["2"], ["3"], ["4"]]
+    assert parts[-1].parameters["recordCount"] == "1"
+
+
+def test_deprecate_in_database_keeps_a_vanished_table(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "lake"
+    write(data / "keep" / "k.csv", "id,v\n1,2\n")
+    write(data / "gone" / "g.json", '{"z": 1}\n')
+    crawler(
+        workspace, "lake", "raw/lake", Configuration={"Grouping": {"TableLevelConfiguration": 1}}
+    )
+    assert workspace.crawlers.run("lake").metrics["TablesCreated"] == 2
+    (data / "gone" / "g.json").unlink()
+    run = workspace.crawlers.run("lake")
+    assert run.metrics["TablesDeleted"] == 1
+    gone = workspace.catalog.get_table("raw", "gone")
+    assert gone.deprecated
+    assert int(gone.parameters["DEPRECATED_BY_CRAWLER"]) > 1_700_000_000_000
+    assert not workspace.catalog.get_table("raw", "keep").deprecated
+
+
+def test_delete_from_database_removes_vanished_tables_and_partitions(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "t"
+    write(data / "p=1" / "a.csv", "id,v\n1,2\n")
+    write(data / "p=2" / "a.csv", "id,v\n1,2\n")
+    crawler(workspace, "t", "raw/t", SchemaChangePolicy={"DeleteBehavior": "DELETE_FROM_DATABASE"})
+    workspace.crawlers.run("t")
+    (data / "p=2" / "a.csv").unlink()
+    run = workspace.crawlers.run("t")
+    assert run.metrics["PartitionsRemoved"] == 1
+    assert [p.values for p in workspace.catalog.get_partitions("raw", "t")] == [["1"]]
+
+
+def test_schema_changes_update_or_log(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "s"
+    write(data / "a.csv", "id,v\n1,2\n")
+    crawler(workspace, "s", "raw/s", SchemaChangePolicy={"UpdateBehavior": "LOG"})
+    workspace.crawlers.run("s")
+    write(data / "a.csv", "id,v,extra\n1,2,x\n")
+    run = workspace.crawlers.run("s")
+    assert run.metrics["TablesUpdated"] == 0
+    assert any("not applied (UpdateBehavior LOG)" in d for d in run.metrics["Decisions"])
+    assert workspace.catalog.get_table("raw", "s").version == 1
+    spec = workspace.crawlers.get_crawler("s").spec.model_dump(mode="json")
+    spec["SchemaChangePolicy"]["UpdateBehavior"] = "UPDATE_IN_DATABASE"
+    workspace.crawlers.update_crawler(CrawlerSpec.model_validate(spec))
+    assert workspace.crawlers.run("s").metrics["TablesUpdated"] == 1
+    table = workspace.catalog.get_table("raw", "s")
+    assert table.version == 2 and [c.name for c in table.columns] == ["id", "v", "extra"]
+
+
+# ---- runs --------------------------------------------------------------------------------------
+
+
+def test_a_run_whose_process_died_is_failed_on_next_read(workspace: Workspace) -> None:
+    write(workspace.settings.lake_root / "raw" / "x" / "a.csv", "id,v\n1,2\n")
+    crawler(workspace, "x", "raw/x")
+    run_id = workspace.crawlers.start_run("x")
+    with pytest.raises(CrawlerRunning, match="already RUNNING"):
+        workspace.crawlers.start_run("x")
+    from sparkglue.store import schema as s
+
+    with workspace.store.write() as conn:  # as if a worker process had started it and died
+        conn.execute(s.crawl_runs.update().values(pid=2**22 + 12345))
+    run = workspace.crawlers.get_run(run_id)
+    assert run.state == "FAILED" and "ended without finishing" in (run.error_message or "")
+    assert workspace.crawlers.get_crawler("x").state == "READY"
+
+
+def test_specs_are_checked_when_the_crawler_is_created(workspace: Workspace) -> None:
+    workspace.catalog.create_database(DatabaseInput(name="raw"))
+    base = {"Name": "c", "DatabaseName": "raw", "Targets": {"S3Targets": [{"Path": "raw"}]}}
+    with pytest.raises(ValueError, match="Extra inputs"):
+        CrawlerSpec.model_validate({**base, "Tagets": {}})
+    with pytest.raises(ValueError, match="nests"):
+        CrawlerSpec.model_validate(
+            {**base, "Targets": {"S3Targets": [{"Path": "raw", "Exclusions": ["{a,{b}}"]}]}}
+        )
+    with pytest.raises(EntityNotFound, match="classifier 'nope' not found"):
+        workspace.crawlers.create_crawler(
+            CrawlerSpec.model_validate({**base, "Classifiers": ["nope"]})
+        )
+    with pytest.raises(InvalidInput, match="outside the lake"):
+        workspace.crawlers.create_crawler(
+            CrawlerSpec.model_validate({**base, "Targets": {"S3Targets": [{"Path": "/etc"}]}})
+        )
+    incremental = CrawlerSpec.model_validate(
+        {**base, "RecrawlPolicy": {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}}
+    )
+    assert incremental.SchemaChangePolicy.UpdateBehavior == "LOG"
+    assert incremental.SchemaChangePolicy.DeleteBehavior == "LOG"
