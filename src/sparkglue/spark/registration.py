@@ -62,16 +62,114 @@ def _options(table: Table, fmt: str) -> dict[str, str]:
     return options
 
 
-def spark_table_ddl(table: Table, partitions: Iterable[Partition] = ()) -> list[str]:
-    """The Spark SQL statements that register ``table`` and its partitions."""
+_NATIVE_CODECS = {None, "none", "gzip", "bzip2", "zstd"}  # what Hadoop's codecs read
+
+
+def reader_for(table: Table) -> str:
+    """How Spark reads a table: a built-in format, or ``sparkglue_files:<format>``.
+
+    Decided by the SerDe first (a custom classifier may name its classification freely), then
+    the classification, then whether Hadoop can decompress the files.
+    """
+    serde = table.serde_library or ""
     fmt = (table.classification or "").lower()
+    codec = table.parameters.get("compressionType")
+    if serde.endswith("GrokSerDe"):
+        return "sparkglue_files:grok"
+    if serde.endswith("AvroSerDe") or fmt == "avro":
+        return "sparkglue_files:avro"
+    if serde.endswith("XmlSerDe"):
+        fmt = "xml"
+    elif serde.endswith("JsonSerDe"):
+        if table.parameters.get("jsonPath") not in (None, "$", "$[*]"):
+            return "sparkglue_files:json"
+        fmt = "json"
+    elif serde.endswith(("OpenCSVSerde", "LazySimpleSerDe")):
+        fmt = "csv"
+    elif serde.endswith("ParquetHiveSerDe"):
+        fmt = "parquet"
+    elif serde.endswith("OrcSerde"):
+        fmt = "orc"
+    if fmt in ("csv", "json") and codec not in _NATIVE_CODECS:
+        return f"sparkglue_files:{fmt}"
     if fmt not in _SPARK_FORMATS:
         raise SparkError(
             f"table '{table.full_name}' has classification '{table.classification}', which Spark "
             f"cannot read as a table; supported: {', '.join(sorted(_SPARK_FORMATS))}"
         )
+    return fmt
+
+
+def _files_of(location: str) -> list[str]:
+    """Data files under a location (the location itself when it is a file), skipping hidden."""
+    import os
+    from pathlib import Path
+
+    root = Path(location)
+    if root.is_file():
+        return [str(root)]
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found.extend(str(Path(folder) / f) for f in sorted(files) if not f.startswith((".", "_")))
+    return found
+
+
+def _python_source_ddl(table: Table, partitions: list[Partition], fmt: str) -> str:
+    import json
+
+    columns = [*table.columns, *table.partition_keys]
+    if table.partition_keys:
+        files = [
+            [f, list(p.values)] for p in partitions if p.location for f in _files_of(p.location)
+        ]
+    else:
+        files = [[f, []] for f in _files_of(table.location or "")]
+    options = {
+        "sg_format": fmt,
+        "sg_files": json.dumps(files),
+        "sg_partition_columns": str(len(table.partition_keys)),
+        "sg_compression": ""
+        if table.parameters.get("compressionType") in (None, "none")
+        else table.parameters["compressionType"],
+    }
+    if fmt == "csv":
+        options.update(_options(table, "csv"))
+    elif fmt == "json":
+        options.update(_options(table, "json"))
+        if table.parameters.get("jsonPath"):
+            options["sg_json_path"] = table.parameters["jsonPath"]
+    elif fmt == "grok":
+        regex = table.parameters.get("grokPattern")
+        if not regex:
+            raise SparkError(
+                f"log table '{table.full_name}' has no grokPattern parameter; recrawl it"
+            )
+        options["sg_grok_regex"] = regex
+    # Spark does not hand a catalog table's OPTIONS to a Python data source, but it does hand
+    # over the schema with its comments: the options travel in the first column's comment.
+    from sparkglue.spark.pysource import OPTIONS_PREFIX
+
+    first, rest = columns[0], columns[1:]
+    carrier = (
+        f"{_ident(first.name)} {first.type} COMMENT {_string(OPTIONS_PREFIX + json.dumps(options))}"
+    )
+    column_sql = ", ".join([carrier, *(f"{_ident(c.name)} {c.type}" for c in rest)])
+    name = f"{_ident(table.database)}.{_ident(table.name)}"
+    return f"CREATE TABLE {name} ({column_sql}) USING sparkglue_files"
+
+
+def spark_table_ddl(table: Table, partitions: Iterable[Partition] = ()) -> list[str]:
+    """The Spark SQL statements that register ``table`` and its partitions."""
     if table.location is None:
         raise SparkError(f"table '{table.full_name}' has no location, so Spark cannot read it")
+    reader = reader_for(table)
+    if reader.startswith("sparkglue_files:"):
+        return [
+            f"CREATE DATABASE IF NOT EXISTS {_ident(table.database)}",
+            _python_source_ddl(table, list(partitions), reader.split(":", 1)[1]),
+        ]
+    fmt = reader
     columns = [*table.columns, *table.partition_keys]
     column_sql = ", ".join(
         f"{_ident(c.name)} {c.type}" + (f" COMMENT {_string(c.comment)}" if c.comment else "")
@@ -117,6 +215,7 @@ class CatalogBinding:
     def __init__(self, session: SparkSession, catalog: DataCatalog) -> None:
         self.session = session
         self.catalog = catalog
+        _register_python_source(session)
         self.registered: set[tuple[str, str]] = set()
         self._created_databases: set[str] = set()
         self._raw_sql: Callable[..., DataFrame] = type(session).sql.__get__(session)
@@ -204,6 +303,15 @@ class CatalogBinding:
             catalog.store.url == self.catalog.store.url
             and catalog.lake_root == self.catalog.lake_root
         )
+
+
+def _register_python_source(session: SparkSession) -> None:
+    from sparkglue.spark.pysource import SparkGlueFiles
+
+    try:
+        session.dataSource.register(SparkGlueFiles)
+    except Exception:  # a session kind without Python data sources: those tables fail clearly
+        return
 
 
 def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBinding:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
 
@@ -82,6 +83,8 @@ def build_session(settings: Settings) -> SparkSession:
         # An embedded session talks only to itself: bind to loopback instead of guessing an
         # interface (and warning about the guess).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (UDFs, sparkglue's own file source) run in this interpreter's env.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     builder: Any = SparkSession.builder
