@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel, ValidationError
 
+from sparkglue.catalog import spec_error_message
 from sparkglue.config import Settings
 from sparkglue.console import Console, JsonConsole, TerminalConsole
 from sparkglue.errors import InvalidInput
@@ -68,7 +69,4 @@ def build(model: type[M], what: str, **values: Any) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"{what}: {loc}: {msg}" if loc else f"{what}: {msg}") from None
+        raise InvalidInput(spec_error_message(what, exc)) from None

@@ -10,6 +10,7 @@ import click
 from sparkglue import __version__
 from sparkglue.cli.catalog import catalog
 from sparkglue.cli.common import CliState, console_for, output_option, parse_pairs, pass_state
+from sparkglue.cli.crawler import classifier, crawler
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
 from sparkglue.workspace import Workspace, run_demo
@@ -94,6 +95,8 @@ def demo(state: CliState) -> None:
 
 
 cli.add_command(catalog)
+cli.add_command(classifier)
+cli.add_command(crawler)
 
 
 def main(argv: list[str] | None = None) -> None:

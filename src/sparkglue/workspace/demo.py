@@ -1,7 +1,7 @@
 """The end-to-end demo pipeline on the bundled penguins dataset.
 
 Stage by stage it grows with the platform; today: a fresh workspace, the raw bucket laid out as
-Hive partitions, the raw table registered in the catalog from its spec, and Spark SQL over it.
+Hive partitions, a crawler that finds the raw table and its partitions, and Spark SQL over it.
 """
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparkglue.catalog import DatabaseInput, PartitionInput, parse_table_spec
+from sparkglue.catalog import DatabaseInput
 from sparkglue.config import Settings
 from sparkglue.console import Console, NullConsole
-from sparkglue.datasets import penguins_table_spec_text, write_penguins_raw_bucket
+from sparkglue.crawler import CrawlerSpec
+from sparkglue.datasets import write_penguins_raw_bucket
 from sparkglue.errors import WorkspaceError
 from sparkglue.workspace.workspace import Workspace
 
 __all__ = ["DEMO_MARKER", "SPECIES_BY_YEAR_SQL", "DemoResult", "run_demo"]
 
 DEMO_MARKER = ".sparkglue-demo"
+DEMO_CRAWLER = "raw_penguins"
 SPECIES_BY_YEAR_SQL = (
-    "SELECT Species AS species, year, count(*) AS penguins "
-    "FROM raw.penguins GROUP BY Species, year ORDER BY species, year"
+    "SELECT species, year, count(*) AS penguins "
+    "FROM raw.penguins GROUP BY species, year ORDER BY species, year"
 )
 
 
@@ -32,6 +34,7 @@ SPECIES_BY_YEAR_SQL = (
 class DemoResult:
     workspace: Path
     raw_rows: int
+    crawl_run: str | None = None
     species_by_year: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -60,54 +63,44 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
     result = DemoResult(workspace=ws.path, raw_rows=0)
     console.step(f"Workspace created at {ws.path} (metadata: {ws.store.dialect})")
 
-    spec = parse_table_spec(penguins_table_spec_text(), "bundled penguins table spec")
-    if any(d.name == spec.database for d in ws.catalog.list_databases()):
-        # A shared (PostgreSQL) metadata store outlives the folder: start the demo table afresh.
-        if any(t.name == spec.name for t in ws.catalog.list_tables(spec.database)):
-            ws.catalog.delete_table(spec.database, spec.name)
-    else:
+    if not any(d.name == "raw" for d in ws.catalog.list_databases()):
         ws.catalog.create_database(
-            DatabaseInput(
-                name=spec.database, description="Raw data as it arrived", location_uri="raw"
-            )
+            DatabaseInput(name="raw", description="Raw data as it arrived", location_uri="raw")
         )
-    table_input = spec.table_input()
-    bucket_root = Path(ws.catalog.resolve_location(table_input.location or "raw/penguins"))
+    elif any(t.name == "penguins" for t in ws.catalog.list_tables("raw")):
+        # A shared (PostgreSQL) metadata store outlives the folder: start the demo table afresh.
+        ws.catalog.delete_table("raw", "penguins")
+    bucket_root = ws.settings.lake_root / "raw" / "penguins"
     bucket = write_penguins_raw_bucket(bucket_root)
     result.raw_rows = bucket.rows
     console.step(
-        f"Raw bucket laid out: {bucket.rows} rows in {len(bucket.files)} partitions "
+        f"Raw bucket laid out: {bucket.rows} rows in {len(bucket.files)} files "
         f"(year={', '.join(bucket.rows_per_year)}) under {bucket_root}"
     )
 
-    partitions = [
-        PartitionInput(
-            values=[year],
-            parameters={
-                "recordCount": str(rows),
-                "sizeKey": str(bucket.files[year].stat().st_size),
-            },
-        )
-        for year, rows in bucket.rows_per_year.items()
-    ]
-    size = sum(f.stat().st_size for f in bucket.files.values())
-    table_input = table_input.model_copy(
-        update={
-            "parameters": {
-                **table_input.parameters,
-                "recordCount": str(bucket.rows),
-                "sizeKey": str(size),
-                "objectCount": str(len(bucket.files)),
-                "averageRecordSize": str(size // max(bucket.rows, 1)),
-                "compressionType": "none",
-                "typeOfData": "file",
+    if any(c.name == DEMO_CRAWLER for c in ws.crawlers.list_crawlers()):
+        ws.crawlers.delete_crawler(DEMO_CRAWLER)
+    ws.crawlers.create_crawler(
+        CrawlerSpec.model_validate(
+            {
+                "Name": DEMO_CRAWLER,
+                "DatabaseName": "raw",
+                "Description": "Finds the raw penguins table and its year partitions",
+                "Targets": {"S3Targets": [{"Path": "raw/penguins"}]},
             }
-        }
+        )
     )
-    table = ws.catalog.create_table(spec.database, table_input, partitions)
+    run = ws.crawlers.run(DEMO_CRAWLER)
+    if run.state != "SUCCEEDED":
+        raise WorkspaceError(f"the demo crawl {run.id} ended {run.state}: {run.error_message}")
+    table = ws.catalog.get_table("raw", "penguins")
+    result.crawl_run = run.id
     console.step(
-        f"Table {table.full_name} registered from its spec: {len(table.columns)} columns, "
-        f"partition key {table.partition_keys[0].name}, {len(partitions)} partitions"
+        f"Crawler {DEMO_CRAWLER} found table {table.full_name}: {table.classification}, "
+        f"{len(table.columns)} columns, partition key {table.partition_keys[0].name}, "
+        f"{len(ws.catalog.get_partitions('raw', 'penguins'))} partitions, "
+        f"~{table.parameters.get('recordCount')} records (crawl {run.id}, "
+        f"{run.metrics.get('LastRuntimeSeconds')} s)"
     )
     result.seconds["prepare"] = time.perf_counter() - clock
 
@@ -131,6 +124,7 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
     console.message(
         f"\nThe demo workspace is {ws.path}. Explore it:\n"
         "  .venv/bin/sparkglue catalog tables raw\n"
+        f"  .venv/bin/sparkglue crawler explain {run.id}\n"
         "  .venv/bin/sparkglue catalog partitions raw.penguins --filter \"year >= '2008'\"\n"
         '  .venv/bin/sparkglue catalog sql "SELECT count(*) FROM raw.penguins"'
     )
