@@ -158,28 +158,80 @@ def scan(
 
     results: list[FileResult] = []
     per_folder: dict[str, list[FileResult]] = {}
+    todo: list[tuple[FileResult, Path]] = []
     for relative, path in list_files(root, exclusions, skip):
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
         if only_folders is not None and not only_folders(folder):
             continue
         try:
-            sample = FileSample.of(path, relative)
+            stat = path.stat()
         except OSError as exc:
             skip(relative, f"unreadable: {exc.strerror}")
             continue
-        result = FileResult(relative, sample.size, sample.mtime)
+        result = FileResult(relative, stat.st_size, stat.st_mtime)
         siblings = per_folder.setdefault(folder, [])
         if sample_size is not None and len(siblings) >= sample_size:
             result.sampled = False  # takes the verdict of its folder's sampled files
+            if progress:
+                progress(1)
         else:
-            _classify_one(result, sample, custom)
+            todo.append((result, path))
         siblings.append(result)
         results.append(result)
-        if progress:
-            progress(1)
+    classified = _classify_all(todo, custom, progress)
+    for (result, _), done in zip(todo, classified, strict=True):
+        result.verdict, result.tried = done.verdict, done.tried
+        result.compression, result.skipped, result.records = (
+            done.compression,
+            done.skipped,
+            done.records,
+        )
     for siblings in per_folder.values():
         _adopt_folder_verdict(siblings)
     return results, skipped
+
+
+_PARALLEL_FROM = 256  # below this many files, worker processes cost more than they save
+_worker_classifiers: Sequence[Classifier] = ()
+
+
+def _worker_init(custom: Sequence[Classifier]) -> None:
+    global _worker_classifiers
+    _worker_classifiers = custom
+
+
+def _classify_path(item: tuple[FileResult, Path]) -> FileResult:
+    result, path = item
+    sample = FileSample(path, result.relative, result.size, result.mtime)
+    _classify_one(result, sample, _worker_classifiers)
+    return result
+
+
+def _classify_all(
+    todo: list[tuple[FileResult, Path]],
+    custom: Sequence[Classifier],
+    progress: Callable[[int], None] | None,
+) -> Iterator[FileResult]:
+    """Classify files, on every core when there are many (each file is independent)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(todo) < _PARALLEL_FROM:
+        _worker_init(custom)
+        for item in todo:
+            yield _classify_path(item)
+            if progress:
+                progress(1)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_init, initargs=(tuple(custom),)
+    ) as pool:
+        for result in pool.map(_classify_path, todo, chunksize=32):
+            yield result
+            if progress:
+                progress(1)
 
 
 def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Classifier]) -> None:

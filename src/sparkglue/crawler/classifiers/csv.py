@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sparkglue.crawler.classifiers.base import (
     Inferred,
     Verdict,
+    infer_column_type,
     infer_text_type,
     merge_types,
     unknown,
@@ -110,7 +111,7 @@ class CsvClassifier:
         ragged = sum(1 for r in rows if len(r) != width)
         rows = [r for r in rows if len(r) == width]
         if not opts.disable_value_trimming:
-            rows = [[c.strip() for c in r] for r in rows]
+            rows[0] = [c.strip() for c in rows[0]]  # values are trimmed as they are typed
 
         header: list[str] | None
         first, data = rows[0], rows[1:]
@@ -121,13 +122,15 @@ class CsvClassifier:
         elif opts.contains_header == "ABSENT":
             header, has_header_row = None, False
         else:
-            has_header_row = _looks_like_header(first, data)
+            has_header_row = None  # decided from the column types below
+            header = None
+        sampled = data[:_MAX_ROWS]
+        types = [infer_column_type([row[i] for row in sampled]) for i in range(width)]
+        if has_header_row is None:
+            has_header_row = _looks_like_header(first, types)
             header = first if has_header_row else None
-        body = data if has_header_row else rows
-        types: list[str | None] = [None] * width
-        for row in body[:_MAX_ROWS]:
-            for i, cell in enumerate(row):
-                types[i] = merge_types(types[i], infer_text_type(cell))
+        if not has_header_row:  # the first row is data too
+            types = [merge_types(t, infer_text_type(c)) for t, c in zip(types, first, strict=True)]
         if header is not None and len(header) != width:
             return unknown(
                 self.name,
@@ -197,18 +200,12 @@ def _parse(text: str, delimiter: str, quote: str) -> list[list[str]]:
     return rows
 
 
-def _looks_like_header(first: list[str], data: list[list[str]]) -> bool:
+def _looks_like_header(first: list[str], data_types: list[str | None]) -> bool:
     cells = [c.strip() for c in first]
     if not all(infer_text_type(c) == "string" and _valid_name(c) for c in cells):
         return False
     # The header must differ from the data: some data column is not a string column.
-    for i in range(len(cells)):
-        column_type: str | None = None
-        for row in data[:_MAX_ROWS]:
-            column_type = merge_types(column_type, infer_text_type(row[i]))
-        if column_type not in (None, "string"):
-            return True
-    return False
+    return any(t not in (None, "string") for t in data_types)
 
 
 def _dedupe(names: list[str]) -> list[str]:

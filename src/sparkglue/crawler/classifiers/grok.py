@@ -255,6 +255,16 @@ class GrokClassifier:
             if sample.head_is_whole_file or exc.start < len(raw) - 4:
                 return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
             text = raw[: exc.start].decode("utf-8")
+        matcher = self.grok.compiled
+        if self.builtin:
+            first = next((line for line in text[:65536].splitlines() if line.strip()), "")
+            if not matcher.fullmatch(first):
+                # A built-in needs every line to match: the first that does not settles it.
+                return unknown(
+                    self.name,
+                    self.classification,
+                    f"the first line does not match %{{{self.grok.source}}}",
+                )
         lines = text.splitlines()
         if not sample.head_is_whole_file and lines:
             lines = lines[:-1]
@@ -263,7 +273,6 @@ class GrokClassifier:
         lines = lines[:_MAX_LINES]
         if not lines:
             return unknown(self.name, self.classification, "no lines")
-        matcher = self.grok.compiled
         matched = sum(1 for line in lines if matcher.fullmatch(line))
         share = matched / len(lines)
         certainty = (1.0 if share == 1.0 else 0.0) if self.builtin else round(share, 3)

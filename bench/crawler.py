@@ -1,0 +1,227 @@
+"""Crawler benchmark: our crawl vs Spark's own schema inference over the same files.
+
+Generates FILES files (CSV, JSON Lines and Parquet in equal shares, each format one table with
+PARTITIONS Hive partitions ``dt=…``, about SIZE_MB in all), then measures in one run:
+
+- a full crawl (fresh process; its peak RSS),
+- Spark's schema inference over the same folders: CSV ``inferSchema``, JSON inference, Parquet
+  ``mergeSchema`` (one local[*] session, JVM start excluded),
+- an incremental recrawl (CRAWL_NEW_FOLDERS_ONLY) after one partition is added.
+
+Usage: .venv/bin/python bench/crawler.py [--files 10000] [--partitions 100] [--size-mb 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CRAWL = """
+import json, resource, sys, time
+from sparkglue import Workspace
+ws = Workspace(sys.argv[1])
+t0 = time.perf_counter()
+run = ws.crawlers.run(sys.argv[2])
+seconds = time.perf_counter() - t0
+assert run.state == "SUCCEEDED", run.error_message
+m = run.metrics
+print(json.dumps({"seconds": seconds, "files_read": m["FilesRead"],
+                  "tables": m["TablesCreated"], "partitions": m["PartitionsAdded"],
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+SPARK = """
+import json, sys, time
+from pyspark.sql import SparkSession
+root = sys.argv[1]
+spark = (SparkSession.builder.master("local[*]").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "8").getOrCreate())
+spark.range(1).collect()  # JVM and session start are not part of the figure
+times = {}
+t = time.perf_counter()
+spark.read.option("header", "true").option("inferSchema", "true").csv(root + "/csv_t").schema
+times["csv"] = time.perf_counter() - t
+t = time.perf_counter()
+spark.read.json(root + "/json_t").schema
+times["json"] = time.perf_counter() - t
+t = time.perf_counter()
+spark.read.option("mergeSchema", "true").parquet(root + "/parquet_t").schema
+times["parquet"] = time.perf_counter() - t
+print(json.dumps(times))
+"""
+
+
+def generate(root: Path, files: int, partitions: int, size_mb: int) -> dict[str, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    per_format = files // 3
+    per_partition = max(1, per_format // partitions)
+    target_bytes = size_mb * 1024 * 1024 // files
+    rng = random.Random(7)
+    rows = max(10, target_bytes // 60)
+    lines = [
+        (
+            i,
+            f"user{rng.randrange(10_000)}",
+            round(rng.random() * 1000, 3),
+            rng.choice(["true", "false"]),
+            f"2026-11-{1 + i % 28:02d}",
+        )
+        for i in range(rows)
+    ]
+    csv_text = "id,user,amount,flag,day\n" + "".join(
+        f"{a},{b},{c},{d},{e}\n" for a, b, c, d, e in lines
+    )
+    json_text = "".join(
+        json.dumps({"id": a, "user": b, "amount": c, "flag": d == "true", "day": e}) + "\n"
+        for a, b, c, d, e in lines
+    )
+    table = pa.table(
+        {
+            "id": [r[0] for r in lines],
+            "user": [r[1] for r in lines],
+            "amount": [r[2] for r in lines],
+            "flag": [r[3] == "true" for r in lines],
+            "day": [r[4] for r in lines],
+        }
+    )
+    parquet_path = root / "template.parquet"
+    pq.write_table(table, parquet_path)
+    parquet_bytes = parquet_path.read_bytes()
+    counts = {}
+    for fmt, content in (
+        ("csv", csv_text.encode()),
+        ("json", json_text.encode()),
+        ("parquet", parquet_bytes),
+    ):
+        written = 0
+        for p in range(partitions):
+            folder = root / f"{fmt}_t" / f"dt={p:03d}"
+            folder.mkdir(parents=True)
+            for f in range(per_partition):
+                (folder / f"part-{f:05d}.{fmt if fmt != 'json' else 'json'}").write_bytes(content)
+                written += 1
+        counts[fmt] = written
+    parquet_path.unlink()
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--partitions", type=int, default=100)
+    parser.add_argument("--size-mb", type=int, default=1000)
+    args = parser.parse_args()
+
+    from sparkglue import Settings, Workspace
+    from sparkglue.catalog import DatabaseInput
+    from sparkglue.crawler import CrawlerSpec
+
+    work = Path(tempfile.mkdtemp(prefix="sparkglue-crawl-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKGLUE_")}
+    try:
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}",
+            flush=True,
+        )
+        ws = Workspace.init(settings=Settings.resolve(work / "ws", env={}))
+        lake = ws.settings.lake_root / "bench"
+        lake.mkdir(parents=True)
+        t = time.perf_counter()
+        counts = generate(lake, args.files, args.partitions, args.size_mb)
+        total = sum(f.stat().st_size for f in lake.rglob("*") if f.is_file())
+        print(
+            f"generated {sum(counts.values())} files ({counts}), {total / 2**20:.0f} MB, "
+            f"{args.partitions} partitions per format, in {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+        ws.catalog.create_database(DatabaseInput(name="bench"))
+        for name, policy in (("full", "CRAWL_EVERYTHING"), ("incr", "CRAWL_NEW_FOLDERS_ONLY")):
+            ws.crawlers.create_crawler(
+                CrawlerSpec.model_validate(
+                    {
+                        "Name": name,
+                        "DatabaseName": "bench",
+                        "TablePrefix": f"{name}_",
+                        "Targets": {"S3Targets": [{"Path": "bench"}]},
+                        "Configuration": {"Grouping": {"TableLevelConfiguration": 1}},
+                        "RecrawlPolicy": {"RecrawlBehavior": policy},
+                    }
+                )
+            )
+
+        def crawl(name: str) -> dict[str, float]:
+            done = subprocess.run(
+                [sys.executable, "-c", CRAWL, str(ws.path), name],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode:
+                raise SystemExit(done.stderr[-2000:])
+            return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+        os.sync()
+        full = crawl("full")
+        print(f"full crawl: {full}", flush=True)
+        crawl("incr")  # the incremental crawler's first run sees everything
+        new = lake / "csv_t" / f"dt={args.partitions:03d}"
+        new.mkdir()
+        shutil.copy(next((lake / "csv_t" / "dt=000").iterdir()), new / "part-00000.csv")
+        incremental = crawl("incr")
+        print(f"incremental recrawl: {incremental}", flush=True)
+
+        done = subprocess.run(
+            [sys.executable, "-c", SPARK, str(lake)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if done.returncode:
+            raise SystemExit(done.stderr[-3000:])
+        spark = json.loads(done.stdout.strip().splitlines()[-1])
+        spark_total = sum(spark.values())
+        print(f"Spark schema inference: {spark}", flush=True)
+        print()
+        print("| measure | sparkglue | peer | ratio |")
+        print("|---|---|---|---|")
+        print(
+            f"| schema of {sum(counts.values())} files, {total / 2**20:.0f} MB (s) | "
+            f"{full['seconds']:.2f} (crawl: classify, merge, catalog) | {spark_total:.2f} "
+            f"(Spark inferSchema + JSON inference + Parquet mergeSchema) | "
+            f"{spark_total / full['seconds']:.1f}x faster |"
+        )
+        print(
+            f"| incremental recrawl, one new partition (s) | {incremental['seconds']:.3f} | "
+            f"{full['seconds']:.2f} (full crawl) | "
+            f"{full['seconds'] / incremental['seconds']:.0f}x faster |"
+        )
+        print(
+            f"| crawl peak RSS (MB): main process / largest worker | {full['rss_mb']:.0f} / "
+            f"{full['worker_rss_mb']:.0f} | — | — |"
+        )
+        print(
+            f"\nSpark per format (s): {', '.join(f'{k} {v:.2f}' for k, v in spark.items())}; "
+            f"crawl read {full['files_read']:.0f} files, made {full['tables']:.0f} tables and "
+            f"{full['partitions']:.0f} partitions"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
