@@ -86,7 +86,7 @@ class CsvClassifier:
 
         best: tuple[str, list[list[str]], int] | None = None
         for delimiter in delimiters:
-            rows = _parse(lines_text, delimiter, opts.quote_symbol)
+            rows = _parse(lines_text, delimiter, opts.quote_symbol, _DETECT_ROWS)
             if len(rows) < 2:
                 continue
             counts = Counter(len(r) for r in rows)
@@ -108,6 +108,11 @@ class CsvClassifier:
             )
         delimiter, rows, _ = best
         width = Counter(len(r) for r in rows).most_common(1)[0][0]
+        arrow_types = None
+        if opts.disable_value_trimming or not _has_padding(lines_text, delimiter):
+            arrow_types = _arrow_types(lines_text, delimiter, opts.quote_symbol, width)
+        if arrow_types is None:  # the exact, slower way: every sampled row in Python
+            rows = _parse(lines_text, delimiter, opts.quote_symbol, _MAX_ROWS + 1)
         ragged = sum(1 for r in rows if len(r) != width)
         rows = [r for r in rows if len(r) == width]
         if not opts.disable_value_trimming:
@@ -125,7 +130,9 @@ class CsvClassifier:
             has_header_row = None  # decided from the column types below
             header = None
         sampled = data[:_MAX_ROWS]
-        types = [infer_column_type([row[i] for row in sampled]) for i in range(width)]
+        types = arrow_types or [
+            infer_column_type([row[i] for row in sampled]) for i in range(width)
+        ]
         if has_header_row is None:
             has_header_row = _looks_like_header(first, types)
             header = first if has_header_row else None
@@ -186,18 +193,74 @@ class CsvClassifier:
         )
 
 
-def _parse(text: str, delimiter: str, quote: str) -> list[list[str]]:
+def _parse(text: str, delimiter: str, quote: str, limit: int) -> list[list[str]]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote, strict=False)
     rows: list[list[str]] = []
     try:
         for row in reader:
             if row:
                 rows.append(row)
-            if len(rows) >= _MAX_ROWS:
+            if len(rows) >= limit:
                 break
     except csv.Error:
         return []
     return rows
+
+
+_DETECT_ROWS = 100  # enough rows to tell the delimiter and the column count
+_ARROW_TYPES = {"int64": "bigint", "double": "double", "bool": "boolean", "null": None}
+
+
+def _has_padding(text: str, delimiter: str) -> bool:
+    """Whether a value starts or ends with blanks (Glue trims them; Arrow would not)."""
+    if " " not in text and "\t" not in text:
+        return False
+    if text[:1] in (" ", "\t") or text.rstrip("\r\n")[-1:] in (" ", "\t"):
+        return True
+    edges = (delimiter, "\n", "\r")
+    return any(f"{e}{b}" in text or f"{b}{e}" in text for e in edges for b in (" ", "\t"))
+
+
+def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str | None] | None:
+    """Types of the data rows (after the first) of up to 1,000 rows by Arrow's C++ CSV reader,
+    mapped to Glue's: dates and timestamps stay strings, only true/false are booleans, only
+    empty values are null. None when Arrow cannot read them the same way (ragged rows…)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return None
+    body = text.split("\n", 1)[1] if "\n" in text else ""
+    if not body.strip():
+        return None
+    limit = 0
+    for _ in range(_MAX_ROWS):
+        nxt = body.find("\n", limit)
+        if nxt < 0:
+            limit = len(body)
+            break
+        limit = nxt + 1
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body[:limit].encode("utf-8")),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            parse_options=pcsv.ParseOptions(
+                delimiter=delimiter, quote_char=quote, newlines_in_values=True
+            ),
+            convert_options=pcsv.ConvertOptions(
+                null_values=[""],
+                true_values=["true", "True", "TRUE"],
+                false_values=["false", "False", "FALSE"],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                timestamp_parsers=[],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_columns != width:
+        return None
+    return [_ARROW_TYPES.get(str(field.type), "string") for field in table.schema]
 
 
 def _looks_like_header(first: list[str], data_types: list[str | None]) -> bool:
