@@ -311,3 +311,124 @@ def test_specs_are_checked_when_the_crawler_is_created(workspace: Workspace) -> 
     )
     assert incremental.SchemaChangePolicy.UpdateBehavior == "LOG"
     assert incremental.SchemaChangePolicy.DeleteBehavior == "LOG"
+
+
+# ---- regressions: odd trees, names and counts ------------------------------------------------
+
+
+def test_odd_entries_are_recorded_not_fatal(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "odd"
+    write(data / "ok" / "a.csv", "id,v\n1,2\n")
+    (data / "real").mkdir()
+    (data / "real" / "loop").symlink_to(data / "real" / "loop")  # a link to itself
+    (data / "gone").symlink_to(data / "nowhere")
+    Path(os.fsdecode(os.fsencode(str(data)) + b"/caf\xe9.csv")).write_bytes(b"id,v\n1,2\n")
+    crawler(workspace, "odd", "raw/odd")
+    run = workspace.crawlers.run("odd")
+    assert run.state == "SUCCEEDED", run.error_message
+    _, files = workspace.crawlers.explain(run.id)
+    reasons = {f["path"].rsplit("/", 1)[-1]: f["skipped"] for f in files}
+    assert reasons["caf\ufffd.csv"] == "the name is not valid UTF-8; rename it"
+    assert reasons["loop"].startswith("unreadable entry") or "link" in reasons["loop"]
+    assert "not followed" in reasons["gone"]
+
+
+def test_a_failed_crawl_keeps_its_decisions(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "f"
+    write(data / "a.csv", "id,v\n1,2\n")
+    crawler(workspace, "f", "raw/f")
+    workspace.catalog.delete_database("raw")  # the crawl fails: its database is gone
+    run = workspace.crawlers.run("f")
+    assert run.state == "FAILED" and "database 'raw' not found" in (run.error_message or "")
+    assert workspace.crawlers.get_crawler("f").state == "READY"
+
+
+def test_names_are_unique_across_targets_and_columns_are_made_safe(workspace: Workspace) -> None:
+    lake = workspace.settings.lake_root / "raw"
+    write(lake / "a" / "data" / "x.csv", "id,v\n1,2\n")
+    write(lake / "b" / "data" / "y.json", '{"": 1, "x`y": 2, "x_y": 3}\n')
+    workspace.catalog.create_database(DatabaseInput(name="raw"))
+    workspace.crawlers.create_crawler(
+        CrawlerSpec.model_validate(
+            {
+                "Name": "two",
+                "DatabaseName": "raw",
+                "Targets": {"S3Targets": [{"Path": "raw/a/data"}, {"Path": "raw/b/data"}]},
+            }
+        )
+    )
+    run = workspace.crawlers.run("two")
+    assert run.state == "SUCCEEDED", run.error_message
+    tables = workspace.catalog.list_tables("raw")
+    assert len(tables) == 2 and all(t.name.startswith("data_") for t in tables)
+    json_table = next(t for t in tables if t.classification == "json")
+    assert [c.name for c in json_table.columns] == ["col0", "x_y", "x_y_2"]
+
+
+def test_incremental_recrawl_adds_a_sibling_table_not_a_root_table(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "inc"
+    write(data / "orders" / "o.csv", "id,amount\n1,2.5\n")
+    write(data / "users" / "u.json", '{"name": "ada"}\n')
+    crawler(
+        workspace, "inc", "raw/inc", RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    )
+    workspace.crawlers.run("inc")
+    write(data / "events" / "e.json", '{"kind": "click", "at": 1}\n')
+    run = workspace.crawlers.run("inc")
+    assert run.metrics["TablesCreated"] == 1
+    assert sorted(t.name for t in workspace.catalog.list_tables("raw")) == [
+        "events",
+        "orders",
+        "users",
+    ]
+
+
+def test_table_level_with_files_at_mixed_depths(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "b" / "c" / "x.csv", "id,v\n1,2\n")
+    write(tmp_path / "a" / "d" / "y.csv", "id,v\n1,2\n")
+    plans, decisions = _plan(tmp_path, table_level=1)
+    assert len(plans) == 2
+    assert any("files at different depths" in d for d in decisions)
+    for plan in plans:
+        assert all(Path(p.location).is_dir() for p in plan.partitions)
+
+
+def test_unnamed_levels_keep_their_folder_names_as_values(tmp_path: Path) -> None:
+    write(tmp_path / "region=eu" / "a.csv", "id,v\n1,2\n")
+    write(tmp_path / "country=eu" / "b.csv", "id,v\n3,4\n")
+    (plan,), _ = _plan(tmp_path)
+    assert plan.partition_keys == ["partition_0"]
+    assert sorted(p.values[0] for p in plan.partitions) == ["country=eu", "region=eu"]
+
+
+def test_column_order_does_not_split_a_table(tmp_path: Path) -> None:
+    for i, order in enumerate(("a,b,c", "b,c,a", "c,a,b", "a,c,b", "b,a,c", "c,b,a")):
+        write(tmp_path / f"p={i}" / "f.csv", f"{order}\n1,2,3\n")
+    plans, _ = _plan(tmp_path)
+    assert len(plans) == 1
+
+
+def test_sample_size_takes_the_first_non_empty_files(tmp_path: Path) -> None:
+    write(tmp_path / "part-00000.csv", b"")  # an empty first file does not use up the sample
+    write(tmp_path / "part-00001.csv", "id,v\n1,2\n")
+    write(tmp_path / "part-00002.csv", "id,v\n3,4\n")
+    results, _ = scan(tmp_path, ExclusionSet(), [], sample_size=1)
+    sampled = {r.relative: r.sampled for r in results}
+    assert sampled == {"part-00000.csv": True, "part-00001.csv": True, "part-00002.csv": False}
+    assert [r.classification for r in results] == ["UNKNOWN", "csv", "csv"]
+
+
+def test_record_counts(tmp_path: Path) -> None:
+    write(tmp_path / "array" / "a.json", json.dumps([{"i": i} for i in range(5000)]))
+    write(
+        tmp_path / "quoted" / "q.csv",
+        "id,note\n" + "".join(f'{i},"line one\nline two"\n' for i in range(100)),
+    )
+    write(tmp_path / "bom" / "b.csv", "\ufeffid,v\n1,x\n2,y\n")
+    write(tmp_path / "cut" / "c.json", "".join(f'{{"i": {i}}}\n' for i in range(50)) + '{"i": 5')
+    results, _ = scan(tmp_path, ExclusionSet(), [])
+    by_folder = {r.folder: r for r in results}
+    assert round(by_folder["array"].records) == 5000
+    assert round(by_folder["quoted"].records) == 100
+    assert by_folder["bom"].columns[0] == ("id", "bigint")
+    assert by_folder["cut"].classification == "json"

@@ -104,41 +104,60 @@ class TablePlan:
         }
 
 
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def list_files(
     root: Path, exclusions: ExclusionSet, on_skip: Callable[[str, str], None] | None = None
 ) -> Iterator[tuple[str, Path]]:
-    """Files under ``root`` as (relative path, path), sorted, without excluded or hidden ones.
+    """Files under ``root`` as (relative path, path) in name order, without excluded or hidden
+    ones; what is passed over is reported to ``on_skip`` with the reason.
 
     Names starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are skipped, as Spark skips them
-    when it reads a table.
+    when it reads a table. Symbolic links to folders are not followed.
     """
-    stack = [("", root)]
-    while stack:
-        prefix, folder = stack.pop()
+
+    def skip(relative: str, why: str) -> None:
+        if on_skip:
+            on_skip(relative, why)
+
+    def walk(prefix: str, folder: Path) -> Iterator[tuple[str, Path]]:
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            if on_skip:
-                on_skip(prefix or ".", f"unreadable folder: {exc.strerror}")
-            continue
+            skip(prefix or ".", f"unreadable folder: {exc.strerror}")
+            return
         for entry in entries:
             relative = f"{prefix}{entry.name}"
-            if entry.name.startswith((".", "_")):
-                if on_skip and entry.is_file():
-                    on_skip(relative, "hidden file (name starts with . or _)")
+            try:
+                entry.name.encode("utf-8")
+            except UnicodeEncodeError:
+                skip(_printable(relative), "the name is not valid UTF-8; rename it")
                 continue
-            if entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith((".", "_")):
+                skip(relative, "hidden file (name starts with . or _)")
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file()
+            except OSError as exc:
+                skip(relative, f"unreadable entry: {exc.strerror}")
+                continue
+            if is_dir:
                 if exclusions and exclusions.excludes_folder(relative):
-                    if on_skip:
-                        on_skip(relative + "/", "excluded folder")
+                    skip(relative + "/", "excluded folder")
                     continue
-                stack.append((relative + "/", Path(entry.path)))
-            elif entry.is_file():
+                yield from walk(relative + "/", Path(entry.path))
+            elif is_file:
                 if exclusions and exclusions.excludes(relative):
-                    if on_skip:
-                        on_skip(relative, "excluded")
+                    skip(relative, "excluded")
                     continue
                 yield relative, Path(entry.path)
+            else:
+                skip(relative, "a link to a folder, or a broken link: not followed")
+
+    yield from walk("", root)
 
 
 def scan(
@@ -170,7 +189,8 @@ def scan(
             continue
         result = FileResult(relative, stat.st_size, stat.st_mtime)
         siblings = per_folder.setdefault(folder, [])
-        if sample_size is not None and len(siblings) >= sample_size:
+        sampled = sum(1 for s in siblings if s.sampled and s.size > 0)
+        if sample_size is not None and sampled >= sample_size:
             result.sampled = False  # takes the verdict of its folder's sampled files
             if progress:
                 progress(1)
@@ -253,6 +273,8 @@ def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Class
     if inferred is not None and inferred.records is not None:
         if inferred.records_exact:
             result.records = float(inferred.records)
+        elif inferred.file_bytes_read:  # a reader that read the stored bytes itself (Avro)
+            result.records = inferred.records * sample.size / inferred.file_bytes_read
         else:
             result.records = inferred.records / sample.head_fraction
 
@@ -276,8 +298,8 @@ def _adopt_folder_verdict(siblings: list[FileResult]) -> None:
 # ---- grouping ---------------------------------------------------------------------------------
 
 
-def _similarity(a: Sequence[str], b: Sequence[str]) -> float:
-    sa, sb = set(a), set(b)
+def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    sa, sb = a, b
     return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
 
 
@@ -291,7 +313,7 @@ def _compatible(files: Sequence[FileResult], combine: bool) -> tuple[bool, str]:
         return False, "files at different folder depths"
     if combine:
         return True, "compatible formats (CombineCompatibleSchemas)"
-    schemas = Counter(tuple(name for name, _ in f.columns) for f in files)
+    schemas = Counter(frozenset(name.lower() for name, _ in f.columns) for f in files)
     if len(schemas) > MAX_SCHEMA_CLUSTERS:
         return False, f"{len(schemas)} different schemas (more than {MAX_SCHEMA_CLUSTERS})"
     reference = schemas.most_common(1)[0][0]
@@ -338,6 +360,8 @@ def _merge_columns(files: Sequence[FileResult]) -> tuple[list[tuple[str, str]], 
 
 
 def _partition_keys(files: Sequence[FileResult], root_depth: int) -> list[str]:
+    """Partition key names, one per folder level between the table root and its files (all
+    files are at one depth: grouping makes sure of it)."""
     levels = files[0].relative.count("/") - root_depth
     keys = []
     for level in range(levels):
@@ -361,6 +385,7 @@ def _plan(
 ) -> TablePlan:
     root_depth = 0 if not relative_root else relative_root.count("/") + 1
     keys = [] if is_file else _partition_keys(files, root_depth)
+    hive_levels = [not re.fullmatch(r"partition_\d+(_\d+)?", k) for k in keys]
     columns, notes = _merge_columns(files)
     partition_names = {k for k in keys}
     columns = [(n, t) for n, t in columns if n.lower() not in partition_names]
@@ -369,7 +394,8 @@ def _plan(
         for f in files:
             parts = f.relative.split("/")[root_depth : root_depth + len(keys)]
             values = tuple(
-                unquote(m.group(2)) if (m := _HIVE_KEY.fullmatch(p)) else p for p in parts
+                unquote(m.group(2)) if hive and (m := _HIVE_KEY.fullmatch(p)) else p
+                for p, hive in zip(parts, hive_levels, strict=True)
             )
             folder = "/".join(f.relative.split("/")[: root_depth + len(keys)])
             plan = partitions.setdefault(
@@ -428,8 +454,12 @@ def plan_tables(
                 continue
             groups.setdefault("/".join(parts[:table_level]), []).append(f)
         for relative, files in sorted(groups.items()):
-            plans.append(_plan(name_for(relative), root, relative, files))
-            decisions.append(f"{relative or '.'}: table at level {table_level}")
+            depths = Counter(f.relative.count("/") for f in files)
+            for depth, _ in depths.most_common():
+                at_depth = [f for f in files if f.relative.count("/") == depth]
+                plans.append(_plan(name_for(relative), root, relative, at_depth))
+            how = "" if len(depths) == 1 else f" ({len(depths)} tables: files at different depths)"
+            decisions.append(f"{relative or '.'}: table at level {table_level}{how}")
     else:
 
         def visit(relative: str, files: list[FileResult]) -> None:
@@ -455,16 +485,21 @@ def plan_tables(
         if usable:
             visit("", list(usable))
 
-    taken: Counter[str] = Counter()
-    for plan in plans:
-        taken[plan.name] += 1
+    decisions.extend(dedupe_table_names(plans))
+    return plans, decisions
+
+
+def dedupe_table_names(plans: Sequence[TablePlan]) -> list[str]:
+    """Give every plan whose name another plan shares a suffix from its location's hash."""
+    import hashlib
+
+    taken = Counter(plan.name for plan in plans)
+    decisions = []
     for plan in plans:
         if taken[plan.name] > 1:
-            import hashlib
-
             suffix = hashlib.sha1(plan.location.encode()).hexdigest()[:8]
             decisions.append(
                 f"{plan.location}: name {plan.name} is taken, using {plan.name}_{suffix}"
             )
             plan.name = f"{plan.name}_{suffix}"
-    return plans, decisions
+    return decisions

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sparkglue.catalog import Column, DataCatalog, PartitionInput, Table, TableInput
 from sparkglue.console import Console, NullConsole
 from sparkglue.crawler.classifiers import Classifier, custom_classifier
-from sparkglue.crawler.engine import TablePlan, plan_tables, scan
+from sparkglue.crawler.engine import TablePlan, dedupe_table_names, plan_tables, scan
 from sparkglue.crawler.globs import ExclusionSet
 from sparkglue.crawler.specs import ClassifierSpec, CrawlerSpec, classifier_definition
 from sparkglue.errors import (
@@ -279,11 +279,13 @@ class CrawlerService:
             )
         return run_id
 
-    def claim_run(self, run_id: str) -> None:
-        """Record that this process (a background worker) now executes the run."""
+    def claim_run(self, run_id: str, pid: int | None = None) -> None:
+        """Record which process (a background worker) executes the run."""
         with self.store.write() as conn:
             conn.execute(
-                s.crawl_runs.update().where(s.crawl_runs.c.id == run_id).values(pid=os.getpid())
+                s.crawl_runs.update()
+                .where(s.crawl_runs.c.id == run_id)
+                .values(pid=pid or os.getpid())
             )
 
     def run(self, name: str) -> CrawlRun:
@@ -296,13 +298,29 @@ class CrawlerService:
         crawler = self.get_crawler_unchecked(run.crawler)
         clock = time.perf_counter()
         log_lines: list[str] = []
-        state, error, metrics = "SUCCEEDED", None, {}
+        metrics: dict[str, Any] = dict.fromkeys(
+            (
+                "TablesCreated",
+                "TablesUpdated",
+                "TablesDeleted",
+                "PartitionsAdded",
+                "PartitionsRemoved",
+                "FilesRead",
+                "FilesSkipped",
+                "FilesNotSampled",
+            ),
+            0,
+        )
+        decisions: list[tuple[str, dict[str, Any]]] = []
+        state, error = "SUCCEEDED", None
         try:
-            metrics = self._crawl(crawler, run_id, log_lines)
+            self._crawl(crawler, log_lines, metrics, decisions)
         except SparkGlueError as exc:
             state, error = "FAILED", exc.message
         except Exception as exc:  # recorded on the run; the process itself carries on
             state, error = "FAILED", f"{type(exc).__name__}: {exc}"
+        # What was done and why is kept whether or not the crawl finished.
+        metrics["Decisions"] = log_lines[-200:]
         seconds = time.perf_counter() - clock
         metrics["LastRuntimeSeconds"] = round(seconds, 3)
         previous = [
@@ -316,9 +334,15 @@ class CrawlerService:
             log_lines.append(f"FAILED: {error}")
         self._write_log(run.log_path, log_lines)
         with self.store.write() as conn:
+            if decisions:
+                conn.execute(
+                    s.crawl_run_files.insert(),
+                    [{"run_id": run_id, "path": path, "decision": d} for path, d in decisions],
+                )
+            # Only a run still RUNNING ends here: one that recovery marked FAILED stays so.
             conn.execute(
                 s.crawl_runs.update()
-                .where(s.crawl_runs.c.id == run_id)
+                .where(s.crawl_runs.c.id == run_id, s.crawl_runs.c.state == "RUNNING")
                 .values(state=state, finished_at=utc_now(), error_message=error, metrics=metrics)
             )
             conn.execute(
@@ -401,23 +425,23 @@ class CrawlerService:
 
     # ---- the crawl ---------------------------------------------------------------------------
 
-    def _crawl(self, crawler: CrawlerRecord, run_id: str, log: list[str]) -> dict[str, Any]:
+    def _crawl(
+        self,
+        crawler: CrawlerRecord,
+        log: list[str],
+        metrics: dict[str, Any],
+        decisions: list[tuple[str, dict[str, Any]]],
+    ) -> None:
         spec = crawler.spec
         self.catalog.get_database(spec.DatabaseName)
         custom = self._classifiers(spec.Classifiers)
         incremental = spec.RecrawlPolicy.RecrawlBehavior == "CRAWL_NEW_FOLDERS_ONLY"
         seen = set(crawler.folders_seen) if incremental else set()
-        metrics: dict[str, Any] = {
-            "TablesCreated": 0,
-            "TablesUpdated": 0,
-            "TablesDeleted": 0,
-            "PartitionsAdded": 0,
-            "PartitionsRemoved": 0,
-            "FilesRead": 0,
-            "FilesSkipped": 0,
-            "FilesNotSampled": 0,
-        }
-        decisions: list[tuple[str, dict[str, Any]]] = []
+        own_tables = [
+            t
+            for t in self.catalog.list_tables(spec.DatabaseName)
+            if t.parameters.get("UPDATED_BY_CRAWLER") == spec.Name and t.location
+        ]
         plans: list[tuple[TablePlan, list[str]]] = []
         new_folders: set[str] = set()
         for target in spec.Targets.S3Targets:
@@ -451,31 +475,36 @@ class CrawlerService:
             metrics["FilesSkipped"] += len(skipped) + sum(1 for f in results if f.skipped)
             new_folders |= {f"{key}/{f.folder}".rstrip("/") for f in results}
             grouping = spec.grouping
+            level = grouping.TableLevelConfiguration
+            if incremental and level is None:
+                # New folders are grouped where this crawler's tables already are, not as if
+                # they were all there is under the include path.
+                depths = {
+                    len(Path(t.location or "").relative_to(root).parts)
+                    for t in own_tables
+                    if Path(t.location or "").is_relative_to(root)
+                }
+                if len(depths) == 1 and (depth := depths.pop()) > 0:
+                    level = depth
             target_plans, grouping_notes = plan_tables(
                 root,
                 results,
-                table_level=grouping.TableLevelConfiguration,
+                table_level=level,
                 combine_compatible=grouping.TableGroupingPolicy == "CombineCompatibleSchemas",
             )
             log.extend(f"grouping: {n}" for n in grouping_notes)
             plans.extend((p, target.Exclusions) for p in target_plans)
         jdbc_tables = self._jdbc_tables(spec, log)
 
+        log.extend(f"grouping: {n}" for n in dedupe_table_names([p for p, _ in plans]))
         self._apply(spec, plans, jdbc_tables, incremental, metrics, log)
-        metrics["Decisions"] = log[-200:]
         with self.store.write() as conn:
-            if decisions:
-                conn.execute(
-                    s.crawl_run_files.insert(),
-                    [{"run_id": run_id, "path": path, "decision": d} for path, d in decisions],
-                )
             if new_folders:
                 conn.execute(
                     s.crawlers.update()
                     .where(s.crawlers.c.name == spec.Name)
                     .values(folders_seen=sorted(set(crawler.folders_seen) | new_folders))
                 )
-        return metrics
 
     def _jdbc_tables(self, spec: CrawlerSpec, log: list[str]) -> list[TableInput]:
         from sparkglue.crawler.jdbc import inspect_jdbc_target
@@ -529,7 +558,7 @@ class CrawlerService:
             params["exclusions"] = json.dumps(exclusions)
         return TableInput(
             name=spec.TablePrefix + plan.name,
-            columns=[Column(name=n, type=t) for n, t in plan.columns],
+            columns=[Column(name=n, type=t) for n, t in _safe_columns(plan.columns)],
             partition_keys=[Column(name=k, type="string") for k in plan.partition_keys],
             location=plan.location,
             serde_library=inferred.serde_library,
@@ -702,6 +731,9 @@ class CrawlerService:
             or keys_changed
             or current.location != table_input.location
             or current.classification != table_input.classification
+            or current.serde_library != table_input.serde_library
+            or current.serde_parameters != table_input.serde_parameters
+            or current.compressed != table_input.compressed
         )
         if schema_changed and update_behavior == "LOG":
             log.append(f"{db}.{name}: schema changed, not applied (UpdateBehavior LOG)")
@@ -734,6 +766,20 @@ class CrawlerService:
             log.append(f"{db}.{name}: {len(gone)} vanished partition(s) kept ({delete_behavior})")
         if added:
             log.append(f"{db}.{name}: {added} partition(s) added")
+
+
+def _safe_columns(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Column names a catalog and Spark can hold: no backquotes or line breaks, not empty,
+    not repeated (a suffix tells repeats apart)."""
+    seen: dict[str, int] = {}
+    safe = []
+    for i, (name, typ) in enumerate(columns):
+        clean = " ".join(name.replace("`", "_").split())[:255] or f"col{i}"
+        seen[clean.lower()] = seen.get(clean.lower(), 0) + 1
+        if seen[clean.lower()] > 1:
+            clean = f"{clean}_{seen[clean.lower()]}"
+        safe.append((clean, typ))
+    return safe
 
 
 def _crawler(row: Any) -> CrawlerRecord:

@@ -2,7 +2,8 @@
 
 Avro without the spark-avro package, text compressed with LZ4 frames or framed Snappy (Hadoop's
 codecs expect other layouts), grok-parsed log lines, and JSON whose records sit at a JsonPath.
-Spark calls it like any source; each file is one input partition, read as a stream. Partition
+Spark calls it like any source; each file is one input partition, read as a stream (a JSON
+document, as opposed to JSON Lines, is parsed whole). Partition
 columns come from the catalog (``sg_files`` pairs each file with its partition values).
 
 Executors import this module, so on a cluster sparkglue must be installed where Python workers

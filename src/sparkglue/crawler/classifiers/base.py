@@ -22,6 +22,7 @@ class Inferred:
     records: int | None = None  # records seen in the sample (or exact, see records_exact)
     records_exact: bool = False
     sampled_bytes: int = 0  # decompressed bytes the records came from
+    file_bytes_read: int = 0  # stored bytes the records came from, when not the text head
 
 
 @dataclass

@@ -214,6 +214,6 @@ class AvroClassifier:
                 parameters=params,
                 records=records,
                 records_exact=exact,
-                sampled_bytes=seen_bytes if not exact else 0,
+                file_bytes_read=seen_bytes if not exact else 0,
             ),
         )

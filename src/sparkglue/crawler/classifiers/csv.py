@@ -77,6 +77,7 @@ class CsvClassifier:
                 text = raw[: exc.start].decode("utf-8")  # a character cut by the sample end
             else:
                 return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
+        text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first name
         if "\x00" in text:
             return unknown(self.name, self.classification, "binary content (NUL bytes)")
         complete = sample.head_is_whole_file
@@ -166,12 +167,15 @@ class CsvClassifier:
         if has_header_row:
             params["skip.header.line.count"] = "1"
         # Records in the whole sampled head (rows are parsed for types from the first 1,000).
-        records = max(
-            lines_text.count("\n")
-            + (0 if lines_text.endswith("\n") else 1)
-            - (1 if has_header_row else 0),
-            0,
-        )
+        if opts.quote_symbol in lines_text:
+            # Quoted values may hold line breaks: count records, not lines.
+            reader = csv.reader(
+                io.StringIO(lines_text), delimiter=delimiter, quotechar=opts.quote_symbol
+            )
+            lines = sum(1 for row in reader if row)
+        else:
+            lines = lines_text.count("\n") + (0 if lines_text.endswith("\n") else 1)
+        records = max(lines - (1 if has_header_row else 0), 0)
         reason = (
             f"delimiter {_show((delimiter,))}, {width} columns, "
             f"{'header row detected' if has_header_row else 'no header row'}"

@@ -79,6 +79,21 @@ def _record_types(objects: list[dict[str, Any]]) -> dict[str, str | None]:
     return columns
 
 
+def _count_array_elements(text: str, start: int) -> int:
+    """How many complete elements the (possibly cut) array from ``text[start]`` holds."""
+    count, pos, n = 0, start, len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= n or text[pos] == "]":
+            return count
+        try:
+            _, pos = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return count
+        count += 1
+
+
 def _records_from_array(text: str, start: int, complete: bool) -> tuple[list[Any], bool]:
     """Decode array elements one by one from ``text[start]`` (just after ``[``)."""
     records: list[Any] = []
@@ -152,6 +167,8 @@ class JsonClassifier:
             params["jsonPath"] = self.json_path
         sampled = len(raw)
         records_in_head = len(objects)
+        if stripped[0] == "[" and self._steps is None:
+            records_in_head = _count_array_elements(stripped, 1)
         if not multi_line and self._steps is None:
             records_in_head = sum(
                 1 for line in text.splitlines()[: None if complete else -1] if line.strip()
@@ -193,6 +210,8 @@ class JsonClassifier:
                     # one object over several lines
                     value, _ = _DECODER.raw_decode(text)
                     return [value], True
+                if not any(rest.strip() for rest in lines[number:]) and records:
+                    break  # a last line cut short (a file still being written): ignore it
                 raise ValueError(f"line {number} is not a JSON value") from None
             if len(records) >= _MAX_RECORDS:
                 break

@@ -27,19 +27,26 @@ XML_SERDE = "com.ibm.spss.hive.serde2.xml.XmlSerDe"
 _MAX_RECORDS = 1000
 
 
+def _local(tag: str) -> str:
+    """``{namespace}name`` → ``name``: Spark's XML reader and catalog columns use local names."""
+    return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
+
+
 def _element_type(element: ET.Element) -> str | None:
     children = list(element)
     if not children and not element.attrib:
         return infer_text_type(element.text or "")
     fields: dict[str, str | None] = {}
-    counts = Counter(child.tag for child in children)
+    counts = Counter(_local(child.tag) for child in children)
     for name, value in element.attrib.items():
-        fields[f"_{name}"] = merge_types(fields.get(f"_{name}"), infer_text_type(value))
+        key = f"_{_local(name)}"
+        fields[key] = merge_types(fields.get(key), infer_text_type(value))
     for child in children:
+        tag = _local(child.tag)
         child_type = _element_type(child)
-        if counts[child.tag] > 1:
+        if counts[tag] > 1:
             child_type = f"array<{child_type or 'string'}>"
-        fields[child.tag] = merge_types(fields.get(child.tag), child_type)
+        fields[tag] = merge_types(fields.get(tag), child_type)
     if children == [] and (element.text or "").strip():
         fields["_VALUE"] = infer_text_type(element.text or "")
     if not fields:
@@ -78,7 +85,7 @@ class XmlClassifier:
                     depth += 1
                     continue
                 depth -= 1
-                tag = element.tag
+                tag = _local(element.tag)
                 if self.row_tag is not None:
                     if tag == self.row_tag:
                         rows.append(element)
@@ -93,7 +100,7 @@ class XmlClassifier:
             if sample.head_is_whole_file and depth > 0:
                 return unknown(self.name, self.classification, f"not well-formed XML: {exc}")
         row_tag = self.row_tag or (root_children.most_common(1)[0][0] if root_children else None)
-        rows = [r for r in rows if r.tag == row_tag]
+        rows = [r for r in rows if _local(r.tag) == row_tag]
         if not row_tag or not rows:
             why = (
                 f"no <{self.row_tag}> elements"
