@@ -168,17 +168,28 @@ def scan(
     sample_size: int | None = None,
     only_folders: Callable[[str], bool] | None = None,
     progress: Callable[[int], None] | None = None,
+    listing: Sequence[tuple[str, Path]] | None = None,
+    skipped_in_listing: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[FileResult], list[FileResult]]:
-    """Classify the files under ``root``; returns (results, skipped files)."""
+    """Classify the files under ``root``; returns (results, skipped files).
+
+    ``listing`` (with what listing skipped) saves walking the tree again when the caller
+    already listed it.
+    """
     skipped: list[FileResult] = []
 
     def skip(relative: str, why: str) -> None:
         skipped.append(FileResult(relative, 0, 0.0, skipped=why))
 
+    for relative, why in skipped_in_listing:
+        skip(relative, why)
+
     results: list[FileResult] = []
     per_folder: dict[str, list[FileResult]] = {}
     todo: list[tuple[FileResult, Path]] = []
-    for relative, path in list_files(root, exclusions, skip):
+    sampled_in: dict[str, int] = {}
+    listed = listing if listing is not None else list_files(root, exclusions, skip)
+    for relative, path in listed:
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
         if only_folders is not None and not only_folders(folder):
             continue
@@ -189,13 +200,14 @@ def scan(
             continue
         result = FileResult(relative, stat.st_size, stat.st_mtime)
         siblings = per_folder.setdefault(folder, [])
-        sampled = sum(1 for s in siblings if s.sampled and s.size > 0)
-        if sample_size is not None and sampled >= sample_size:
+        if sample_size is not None and sampled_in.get(folder, 0) >= sample_size:
             result.sampled = False  # takes the verdict of its folder's sampled files
             if progress:
                 progress(1)
         else:
             todo.append((result, path))
+            if result.size > 0:  # an empty file does not use up the folder's sample
+                sampled_in[folder] = sampled_in.get(folder, 0) + 1
         siblings.append(result)
         results.append(result)
     classified = _classify_all(todo, custom, progress)

@@ -26,7 +26,12 @@ from sparkglue.console import Console, NullConsole
 from sparkglue.crawler.classifiers import Classifier, custom_classifier
 from sparkglue.crawler.engine import TablePlan, dedupe_table_names, plan_tables, scan
 from sparkglue.crawler.globs import ExclusionSet
-from sparkglue.crawler.specs import ClassifierSpec, CrawlerSpec, classifier_definition
+from sparkglue.crawler.specs import (
+    ClassifierSpec,
+    CrawlerSpec,
+    SchemaChangePolicySpec,
+    classifier_definition,
+)
 from sparkglue.errors import (
     AlreadyExists,
     CatalogError,
@@ -456,8 +461,13 @@ class CrawlerService:
 
             from sparkglue.crawler.engine import list_files
 
-            total = sum(1 for _ in list_files(root, exclusions))
-            with self.console.progress(f"Crawling {root}", total) as advance:
+            passed_over: list[tuple[str, str]] = []
+
+            def passed(relative: str, why: str, out: list[tuple[str, str]] = passed_over) -> None:
+                out.append((relative, why))
+
+            listing = list(list_files(root, exclusions, passed))
+            with self.console.progress(f"Crawling {root}", len(listing)) as advance:
                 results, skipped = scan(
                     root,
                     exclusions,
@@ -465,6 +475,8 @@ class CrawlerService:
                     sample_size=target.SampleSize,
                     only_folders=is_new if incremental else None,
                     progress=advance,
+                    listing=listing,
+                    skipped_in_listing=passed_over,
                 )
             for f in [*results, *skipped]:
                 decisions.append((f"{key}/{f.relative}", f.decision()))
@@ -591,28 +603,10 @@ class CrawlerService:
             table_input = self._table_input(spec, plan, exclusions)
             for note in plan.notes:
                 log.append(f"{db}.{table_input.name}: {note}")
-            self._upsert(
-                db,
-                table_input,
-                plan,
-                existing,
-                policy.UpdateBehavior,
-                policy.DeleteBehavior,
-                metrics,
-                log,
-            )
+            self._upsert(db, table_input, plan, existing, policy, metrics, log)
             found.add(table_input.name)
         for table_input in jdbc_tables:
-            self._upsert(
-                db,
-                table_input,
-                None,
-                existing,
-                policy.UpdateBehavior,
-                policy.DeleteBehavior,
-                metrics,
-                log,
-            )
+            self._upsert(db, table_input, None, existing, policy, metrics, log)
             found.add(table_input.name)
 
         if incremental:
@@ -692,11 +686,11 @@ class CrawlerService:
         table_input: TableInput,
         plan: TablePlan | None,
         existing: dict[str, Table],
-        update_behavior: str,
-        delete_behavior: str,
+        policy: SchemaChangePolicySpec,
         metrics: dict[str, Any],
         log: list[str],
     ) -> None:
+        update_behavior, delete_behavior = policy.UpdateBehavior, policy.DeleteBehavior
         name = table_input.name
         partitions = (
             []
