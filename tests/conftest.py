@@ -16,6 +16,7 @@ from sparkglue.store import MetadataStore
 from sparkglue.workspace import Workspace
 
 POSTGRES_ENV = "SPARKGLUE_TEST_POSTGRES_URL"
+MYSQL_ENV = "SPARKGLUE_TEST_MYSQL_URL"
 REQUIRE_ENV = "SPARKGLUE_TEST_REQUIRE_SERVICES"
 
 
@@ -35,7 +36,7 @@ def _service_missing(what: str) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's SPARKGLUE_* settings or writes into the checkout."""
     for key in list(os.environ):
-        if key.startswith("SPARKGLUE_") and key not in (POSTGRES_ENV, REQUIRE_ENV):
+        if key.startswith("SPARKGLUE_") and key not in (POSTGRES_ENV, MYSQL_ENV, REQUIRE_ENV):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 
@@ -45,6 +46,14 @@ def postgres_admin_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         _service_missing("PostgreSQL")
+    return str(url)
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    url = os.environ.get(MYSQL_ENV)
+    if not url:
+        _service_missing("MariaDB")
     return str(url)
 
 

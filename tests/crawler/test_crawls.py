@@ -289,6 +289,21 @@ def test_a_run_whose_process_died_is_failed_on_next_read(workspace: Workspace) -
     assert workspace.crawlers.get_crawler("x").state == "READY"
 
 
+def test_a_stopped_crawl_ends_cancelled_and_changes_nothing(workspace: Workspace) -> None:
+    write(workspace.settings.lake_root / "raw" / "st" / "a.csv", "id,v\n1,2\n")
+    crawler(workspace, "st", "raw/st")
+    with pytest.raises(InvalidInput, match="is READY, not running; nothing to stop"):
+        workspace.crawlers.stop_crawler("st")
+    run_id = workspace.crawlers.start_run("st")
+    assert workspace.crawlers.stop_crawler("st") == run_id
+    assert workspace.crawlers.get_crawler("st").state == "STOPPING"
+    run = workspace.crawlers.execute(run_id)
+    assert run.state == "CANCELLED" and "stopped on request" in (run.error_message or "")
+    assert workspace.catalog.list_tables("raw") == []
+    assert workspace.crawlers.get_crawler("st").state == "READY"
+    assert workspace.crawlers.run("st").state == "SUCCEEDED"
+
+
 def test_specs_are_checked_when_the_crawler_is_created(workspace: Workspace) -> None:
     workspace.catalog.create_database(DatabaseInput(name="raw"))
     base = {"Name": "c", "DatabaseName": "raw", "Targets": {"S3Targets": [{"Path": "raw"}]}}

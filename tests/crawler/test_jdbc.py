@@ -110,3 +110,53 @@ def test_sqlite_tables(workspace: Workspace, tmp_path: Path) -> None:
         ("price", "double"),
     ]
     assert table.classification == "sqlite" and table.parameters["primaryKeys"] == "sku"
+
+
+@pytest.mark.mysql
+def test_mariadb_tables_with_types_and_primary_keys(workspace: Workspace, mysql_url: str) -> None:
+    engine = sa.create_engine(mysql_url)
+    parsed = sa.engine.make_url(mysql_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS orders, order_lines, audit_trail"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE orders (id BIGINT PRIMARY KEY AUTO_INCREMENT,"
+                    " customer INT NOT NULL, amount DECIMAL(10,2), note VARCHAR(200),"
+                    " placed DATETIME, paid BOOLEAN,"
+                    " day DATE, score DOUBLE)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE order_lines (order_id BIGINT, line INT, "
+                    "qty SMALLINT, PRIMARY KEY (order_id, line))"
+                )
+            )
+            conn.execute(sa.text("CREATE TABLE audit_trail (id INT)"))
+        workspace.catalog.create_connection(
+            ConnectionInput(
+                name="shop_my",
+                jdbc_url=f"jdbc:mysql://{parsed.host}:{parsed.port}/{parsed.database}",
+                username=parsed.username,
+            )
+        )
+        _crawl(workspace, "shop_my", f"{parsed.database}/%")
+        tables = {t.name: t for t in workspace.catalog.list_tables("shop")}
+        prefix = f"{parsed.database}_"
+        assert sorted(tables) == [f"{prefix}order_lines", f"{prefix}orders"]
+        orders = tables[f"{prefix}orders"]
+        assert [(c.name, c.type) for c in orders.columns] == [
+            ("id", "bigint"),
+            ("customer", "int"),
+            ("amount", "decimal(10,2)"),
+            ("note", "string"),
+            ("placed", "timestamp"),
+            ("paid", "boolean"),
+            ("day", "date"),
+            ("score", "double"),
+        ]
+        assert orders.classification == "mysql" and orders.parameters["primaryKeys"] == "id"
+        assert tables[f"{prefix}order_lines"].parameters["primaryKeys"] == "order_id,line"
+    finally:
+        engine.dispose()

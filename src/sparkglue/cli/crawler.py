@@ -416,6 +416,17 @@ def run_crawler(state: CliState, name: str, wait: bool) -> None:
     console.step(f"Crawl {run_id} started; follow it with `sparkglue crawler runs {name}`")
 
 
+@crawler.command("stop")
+@click.argument("name")
+@pass_state
+def stop_crawler(state: CliState, name: str) -> None:
+    """Stop a running crawl (it ends CANCELLED at its next check)."""
+    console = TerminalConsole()
+    with state.open(console) as ws:
+        run_id = ws.crawlers.stop_crawler(name)
+    console.step(f"Crawl {run_id} of {name} is stopping")
+
+
 @crawler.command("runs")
 @click.argument("name")
 @output_option

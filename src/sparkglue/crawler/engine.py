@@ -257,13 +257,17 @@ def _classify_all(
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_worker_init, initargs=(tuple(custom),)
-    ) as pool:
+    )
+    try:
         for result in pool.map(_classify_path, todo, chunksize=32):
             yield result
             if progress:
                 progress(1)
+    finally:
+        # On a stop (or any error) pending work is dropped instead of finished.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Classifier]) -> None:

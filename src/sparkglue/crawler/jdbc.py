@@ -78,6 +78,9 @@ def hive_type(sql_type: Any) -> str:
         (sa.Interval, "string"),
         (sa.Time, "string"),
     ]
+    if type(sql_type).__name__.upper() == "TINYINT":
+        # MySQL's BOOLEAN is TINYINT(1), and its JDBC driver reports it as a boolean.
+        return "boolean" if getattr(sql_type, "display_width", None) == 1 else "tinyint"
     if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
         precision, scale = sql_type.precision, sql_type.scale
         if precision and 1 <= precision <= 38:

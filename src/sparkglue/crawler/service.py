@@ -47,6 +47,10 @@ CRAWLER_STATES = ("READY", "RUNNING", "STOPPING")
 RUN_STATES = ("RUNNING", "CANCELLING", "CANCELLED", "SUCCEEDED", "FAILED", "ERROR")
 
 
+class CrawlStopped(Exception):
+    """Raised inside a crawl that was asked to stop (internal: the run ends CANCELLED)."""
+
+
 class CrawlerRunning(CatalogError):
     """Starting a crawler that is already running (Glue's CrawlerRunningException)."""
 
@@ -319,7 +323,9 @@ class CrawlerService:
         decisions: list[tuple[str, dict[str, Any]]] = []
         state, error = "SUCCEEDED", None
         try:
-            self._crawl(crawler, log_lines, metrics, decisions)
+            self._crawl(crawler, log_lines, metrics, decisions, run_id)
+        except CrawlStopped:
+            state, error = "CANCELLED", "stopped on request (`sparkglue crawler stop`)"
         except SparkGlueError as exc:
             state, error = "FAILED", exc.message
         except Exception as exc:  # recorded on the run; the process itself carries on
@@ -347,7 +353,10 @@ class CrawlerService:
             # Only a run still RUNNING ends here: one that recovery marked FAILED stays so.
             conn.execute(
                 s.crawl_runs.update()
-                .where(s.crawl_runs.c.id == run_id, s.crawl_runs.c.state == "RUNNING")
+                .where(
+                    s.crawl_runs.c.id == run_id,
+                    s.crawl_runs.c.state.in_(["RUNNING", "CANCELLING"]),
+                )
                 .values(state=state, finished_at=utc_now(), error_message=error, metrics=metrics)
             )
             conn.execute(
@@ -356,6 +365,34 @@ class CrawlerService:
                 .values(state="READY", updated_at=utc_now())
             )
         return self.get_run(run_id, recover=False)
+
+    def stop_crawler(self, name: str) -> str:
+        """Ask a running crawl to stop; returns its run id. The crawl stops at its next check
+        (between targets, every 256 files, and before it changes the catalog)."""
+        with self.store.write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            run_id = conn.execute(
+                sa.select(s.crawl_runs.c.id).where(
+                    s.crawl_runs.c.crawler_name == name, s.crawl_runs.c.state == "RUNNING"
+                )
+            ).scalar()
+            if row.state != "RUNNING" or run_id is None:
+                raise InvalidInput(f"crawler '{name}' is {row.state}, not running; nothing to stop")
+            conn.execute(
+                s.crawlers.update().where(s.crawlers.c.id == row.id).values(state="STOPPING")
+            )
+            conn.execute(
+                s.crawl_runs.update().where(s.crawl_runs.c.id == run_id).values(state="CANCELLING")
+            )
+        return str(run_id)
+
+    def _check_stop(self, run_id: str) -> None:
+        with self.store.read() as conn:
+            state = conn.execute(
+                sa.select(s.crawl_runs.c.state).where(s.crawl_runs.c.id == run_id)
+            ).scalar()
+        if state == "CANCELLING":
+            raise CrawlStopped
 
     def get_crawler_unchecked(self, name: str) -> CrawlerRecord:
         with self.store.read() as conn:
@@ -436,6 +473,7 @@ class CrawlerService:
         log: list[str],
         metrics: dict[str, Any],
         decisions: list[tuple[str, dict[str, Any]]],
+        run_id: str,
     ) -> None:
         spec = crawler.spec
         self.catalog.get_database(spec.DatabaseName)
@@ -450,6 +488,7 @@ class CrawlerService:
         plans: list[tuple[TablePlan, list[str]]] = []
         new_folders: set[str] = set()
         for target in spec.Targets.S3Targets:
+            self._check_stop(run_id)
             root = self._target_root(target.Path)
             if not root.is_dir():
                 raise InvalidInput(f"crawler target {root} is not a folder")
@@ -467,7 +506,15 @@ class CrawlerService:
                 out.append((relative, why))
 
             listing = list(list_files(root, exclusions, passed))
-            with self.console.progress(f"Crawling {root}", len(listing)) as advance:
+            with self.console.progress(f"Crawling {root}", len(listing)) as show:
+                done = [0]
+
+                def advance(steps: int, show: Any = show, done: list[int] = done) -> None:
+                    show(steps)
+                    done[0] += steps
+                    if done[0] % 256 == 0:
+                        self._check_stop(run_id)
+
                 results, skipped = scan(
                     root,
                     exclusions,
@@ -509,6 +556,7 @@ class CrawlerService:
         jdbc_tables = self.sync.jdbc_tables(spec, log)
 
         log.extend(f"grouping: {n}" for n in dedupe_table_names([p for p, _ in plans]))
+        self._check_stop(run_id)  # the last moment to stop without touching the catalog
         self.sync.apply(spec, plans, jdbc_tables, incremental, metrics, log)
         with self.store.write() as conn:
             if new_folders:
