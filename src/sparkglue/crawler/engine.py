@@ -110,7 +110,7 @@ def _printable(name: str) -> str:
 
 def list_files(
     root: Path, exclusions: ExclusionSet, on_skip: Callable[[str, str], None] | None = None
-) -> Iterator[tuple[str, Path]]:
+) -> Iterator[tuple[str, str]]:
     """Files under ``root`` as (relative path, path) in name order, without excluded or hidden
     ones; what is passed over is reported to ``on_skip`` with the reason.
 
@@ -122,7 +122,7 @@ def list_files(
         if on_skip:
             on_skip(relative, why)
 
-    def walk(prefix: str, folder: Path) -> Iterator[tuple[str, Path]]:
+    def walk(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
@@ -148,16 +148,16 @@ def list_files(
                 if exclusions and exclusions.excludes_folder(relative):
                     skip(relative + "/", "excluded folder")
                     continue
-                yield from walk(relative + "/", Path(entry.path))
+                yield from walk(relative + "/", entry.path)
             elif is_file:
                 if exclusions and exclusions.excludes(relative):
                     skip(relative, "excluded")
                     continue
-                yield relative, Path(entry.path)
+                yield relative, entry.path  # a str: a Path per file costs more than listing
             else:
                 skip(relative, "a link to a folder, or a broken link: not followed")
 
-    yield from walk("", root)
+    yield from walk("", str(root))
 
 
 def scan(
@@ -168,7 +168,7 @@ def scan(
     sample_size: int | None = None,
     only_folders: Callable[[str], bool] | None = None,
     progress: Callable[[int], None] | None = None,
-    listing: Sequence[tuple[str, Path]] | None = None,
+    listing: Sequence[tuple[str, str]] | None = None,
     skipped_in_listing: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[FileResult], list[FileResult]]:
     """Classify the files under ``root``; returns (results, skipped files).
@@ -186,7 +186,7 @@ def scan(
 
     results: list[FileResult] = []
     per_folder: dict[str, list[FileResult]] = {}
-    todo: list[tuple[FileResult, Path]] = []
+    todo: list[tuple[FileResult, str]] = []
     sampled_in: dict[str, int] = {}
     listed = listing if listing is not None else list_files(root, exclusions, skip)
     for relative, path in listed:
@@ -194,7 +194,7 @@ def scan(
         if only_folders is not None and not only_folders(folder):
             continue
         try:
-            stat = path.stat()
+            stat = os.stat(path)  # noqa: PTH116 (no Path per listed file: it is the hot loop)
         except OSError as exc:
             skip(relative, f"unreadable: {exc.strerror}")
             continue
@@ -232,15 +232,15 @@ def _worker_init(custom: Sequence[Classifier]) -> None:
     _worker_classifiers = custom
 
 
-def _classify_path(item: tuple[FileResult, Path]) -> FileResult:
+def _classify_path(item: tuple[FileResult, str]) -> FileResult:
     result, path = item
-    sample = FileSample(path, result.relative, result.size, result.mtime)
+    sample = FileSample(Path(path), result.relative, result.size, result.mtime)
     _classify_one(result, sample, _worker_classifiers)
     return result
 
 
 def _classify_all(
-    todo: list[tuple[FileResult, Path]],
+    todo: list[tuple[FileResult, str]],
     custom: Sequence[Classifier],
     progress: Callable[[int], None] | None,
 ) -> Iterator[FileResult]:
