@@ -199,3 +199,15 @@ def test_bad_spec_file_names_the_key(
     assert "unknown key 'SchemaChangePolicy.UpdateBehaviour'" in err
     code, out, _ = run(capsys, "-w", ws, "crawler", "list", "-o", "json")
     assert json.loads(out) == []
+
+
+def test_missing_or_binary_spec_files_are_one_line(
+    ws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "-w", ws, "crawler", "create", "--spec", str(tmp_path / "no.yaml"))
+    assert (code, err) == (1, f"Error: spec file {tmp_path / 'no.yaml'} does not exist\n")
+    binary = tmp_path / "b.yaml"
+    binary.write_bytes(b"\xff\xfe\x00junk")
+    code, _, err = run(capsys, "-w", ws, "crawler", "create", "--spec", str(binary))
+    assert code == 1 and err.startswith(f"Error: spec file {binary} cannot be read")
+    assert err.count("\n") == 1

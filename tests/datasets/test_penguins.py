@@ -22,3 +22,15 @@ def test_bucket_is_partitioned_by_egg_year(tmp_path: Path) -> None:
         assert rows[0][0] == "studyName"
         assert all(r[8].startswith(year) for r in rows[1:])
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_the_bundled_example_table_spec_is_valid() -> None:
+    from importlib import resources
+
+    from sparkglue.catalog import load_table_spec
+
+    path = resources.files("sparkglue.datasets").joinpath("penguins_raw.table.yaml")
+    spec = load_table_spec(str(path))
+    assert (spec.database, spec.name, spec.classification) == ("raw", "penguins", "csv")
+    assert len(spec.columns) == PENGUINS_COLUMNS
+    assert [k.name for k in spec.partition_keys] == ["year"]

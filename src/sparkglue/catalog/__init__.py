@@ -20,6 +20,7 @@ from sparkglue.catalog.models import (
 from sparkglue.catalog.service import DataCatalog, split_table_name
 from sparkglue.catalog.specs import (
     load_spec,
+    load_spec_file,
     load_table_spec,
     parse_table_spec,
     spec_error_message,
@@ -45,6 +46,7 @@ __all__ = [
     "TableVersion",
     "compile_filter",
     "load_spec",
+    "load_spec_file",
     "load_table_spec",
     "normalize_type",
     "parse_table_spec",

@@ -10,7 +10,13 @@ from pydantic import BaseModel, ValidationError
 from sparkglue.catalog.models import TableSpec
 from sparkglue.errors import InvalidInput
 
-__all__ = ["load_spec", "load_table_spec", "parse_table_spec", "spec_error_message"]
+__all__ = [
+    "load_spec",
+    "load_spec_file",
+    "load_table_spec",
+    "parse_table_spec",
+    "spec_error_message",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,8 +62,9 @@ def parse_table_spec(text: str, source: str = "table spec") -> TableSpec:
     return load_spec(TableSpec, text, source)
 
 
-def load_table_spec(path: str | Path) -> TableSpec:
-    """Read a table spec file (``database``, ``name``, ``columns``, … see docs/catalog.md)."""
+def load_spec_file(model: type[M], path: str | Path) -> M:
+    """Read a YAML/JSON spec file into ``model``; a missing or unreadable file, like a bad key,
+    is a one-line :class:`InvalidInput`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -65,4 +72,9 @@ def load_table_spec(path: str | Path) -> TableSpec:
         raise InvalidInput(f"spec file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"spec file {path} cannot be read: {exc}") from None
-    return parse_table_spec(text, str(path))
+    return load_spec(model, text, str(path))
+
+
+def load_table_spec(path: str | Path) -> TableSpec:
+    """Read a table spec file (``database``, ``name``, ``columns``, … see docs/catalog.md)."""
+    return load_spec_file(TableSpec, path)

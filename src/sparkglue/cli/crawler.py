@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sparkglue.catalog import load_spec
+from sparkglue.catalog import load_spec_file
 from sparkglue.cli.common import CliState, build, console_for, output_option, pass_state
 from sparkglue.console import TerminalConsole
 from sparkglue.crawler import (
@@ -284,12 +284,7 @@ def _spec_from(name: str | None, base: dict[str, Any], options: dict[str, Any]) 
 def _load_base(spec_path: str | None) -> dict[str, Any]:
     if not spec_path:
         return {}
-    path = Path(spec_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"spec file {path} cannot be read: {exc.strerror}") from None
-    return load_spec(CrawlerSpec, text, str(path)).model_dump(mode="json", exclude_none=True)
+    return load_spec_file(CrawlerSpec, spec_path).model_dump(mode="json", exclude_none=True)
 
 
 @crawler.command("create")

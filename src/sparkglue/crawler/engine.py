@@ -315,8 +315,7 @@ def _adopt_folder_verdict(siblings: list[FileResult]) -> None:
 
 
 def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    sa, sb = a, b
-    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def _compatible(files: Sequence[FileResult], combine: bool) -> tuple[bool, str]:

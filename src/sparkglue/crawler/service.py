@@ -190,8 +190,7 @@ class CrawlerService:
                 f"target '{path}': s3:// targets are not supported yet; crawl a local or mounted "
                 "folder of the lake"
             )
-        root = Path(self.catalog.resolve_location(path, what=f"crawler target '{path}'"))
-        return root
+        return Path(self.catalog.resolve_location(path, what=f"crawler target '{path}'"))
 
     def create_crawler(self, spec: CrawlerSpec) -> CrawlerRecord:
         """Create a crawler; its classifiers, target folders and connections must exist."""
@@ -227,8 +226,9 @@ class CrawlerService:
             )
         return self.get_crawler(spec.Name)
 
-    def get_crawler(self, name: str) -> CrawlerRecord:
-        self.recover()
+    def get_crawler(self, name: str, *, recover: bool = True) -> CrawlerRecord:
+        if recover:
+            self.recover()
         with self.store.read() as conn:
             return _crawler(self._crawler_row(conn, name))
 
@@ -304,7 +304,7 @@ class CrawlerService:
     def execute(self, run_id: str) -> CrawlRun:
         """Do the crawl of a started run and record how it ended."""
         run = self.get_run(run_id, recover=False)
-        crawler = self.get_crawler_unchecked(run.crawler)
+        crawler = self.get_crawler(run.crawler, recover=False)
         clock = time.perf_counter()
         log_lines: list[str] = []
         metrics: dict[str, Any] = dict.fromkeys(
@@ -393,10 +393,6 @@ class CrawlerService:
             ).scalar()
         if state == "CANCELLING":
             raise CrawlStopped
-
-    def get_crawler_unchecked(self, name: str) -> CrawlerRecord:
-        with self.store.read() as conn:
-            return _crawler(self._crawler_row(conn, name))
 
     def list_runs(self, name: str) -> list[CrawlRun]:
         with self.store.read() as conn:

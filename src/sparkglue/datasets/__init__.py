@@ -17,7 +17,6 @@ __all__ = [
     "PENGUINS_COLUMNS",
     "RawBucket",
     "penguins_raw_text",
-    "penguins_table_spec_text",
     "write_penguins_raw_bucket",
 ]
 
@@ -27,11 +26,6 @@ PENGUINS_COLUMNS = 17
 def penguins_raw_text() -> str:
     """The raw CSV as shipped (header + 344 rows)."""
     return resources.files(__name__).joinpath("penguins_raw.csv").read_text(encoding="utf-8")
-
-
-def penguins_table_spec_text() -> str:
-    """The table spec (YAML) of the raw penguins table, location relative to the lake."""
-    return resources.files(__name__).joinpath("penguins_raw.table.yaml").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
