@@ -447,3 +447,44 @@ def test_record_counts(tmp_path: Path) -> None:
     assert round(by_folder["quoted"].records) == 100
     assert by_folder["bom"].columns[0] == ("id", "bigint")
     assert by_folder["cut"].classification == "json"
+
+
+def test_json_lines_types_on_every_path(tmp_path: Path) -> None:
+    # Same keys everywhere (the transposed path), keys that come and go (the general path),
+    # values the compiled parser refuses (NaN, integers past 64 bits), and blank lines.
+    write(tmp_path / "same" / "a.json", "".join(f'{{"i": {i}, "s": "x"}}\n' for i in range(50)))
+    write(
+        tmp_path / "mixed" / "a.json",
+        '{"i": 1}\n{"s": "x", "i": 2.5}\n{"i": null, "t": true}\n',
+    )
+    write(tmp_path / "nan" / "a.json", '{"i": 1, "f": NaN}\n{"i": 2, "f": 1.5}\n')
+    write(tmp_path / "big" / "a.json", '{"i": 1}\n{"i": 99999999999999999999999}\n')
+    write(tmp_path / "blank" / "a.json", '{"i": 1}\n\n  \n{"i": 2}\n\n{"i": 3}\n\n')
+    results, _ = scan(tmp_path, ExclusionSet(), [])
+    by_folder = {r.folder: r for r in results}
+    assert by_folder["same"].columns == [("i", "bigint"), ("s", "string")]
+    assert round(by_folder["same"].records) == 50
+    assert by_folder["mixed"].columns == [("i", "double"), ("s", "string"), ("t", "boolean")]
+    assert by_folder["nan"].columns == [("i", "bigint"), ("f", "double")]
+    assert by_folder["big"].columns == [("i", "double")]
+    assert by_folder["blank"].columns == [("i", "bigint")]
+    assert round(by_folder["blank"].records) == 3
+
+
+def test_a_json_document_larger_than_the_sample_is_recognised(tmp_path: Path) -> None:
+    from sparkglue.crawler.classifiers.json import JsonClassifier
+
+    items = [{"id": i, "name": f"n{i}", "tags": ["a", "b"]} for i in range(40_000)]
+    doc = json.dumps({"meta": {"source": "x", "version": 2}, "items": items}, indent=1)
+    assert len(doc) > 2 * 1024 * 1024
+    write(tmp_path / "docs" / "big.json", doc)
+    (result,), _ = scan(tmp_path, ExclusionSet(), [])
+    assert result.classification == "json"
+    assert result.columns == [
+        ("meta", "struct<source:string,version:bigint>"),
+        ("items", "array<struct<id:bigint,name:string,tags:array<string>>>"),
+    ]
+    custom = JsonClassifier("items", "$.items[*]")
+    (result,), _ = scan(tmp_path, ExclusionSet(), [custom])
+    assert result.verdict is not None and result.verdict.classifier == "items"
+    assert result.columns == [("id", "bigint"), ("name", "string"), ("tags", "array<string>")]

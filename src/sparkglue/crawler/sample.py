@@ -1,16 +1,17 @@
 """A file as classifiers see it: its size, compression and a bounded, decompressed head.
 
 Classifiers never load a file whole. ``head()`` returns at most ``HEAD_BYTES`` of decompressed
-content; columnar formats read their footer through pyarrow, which seeks.
+content; columnar formats read their footer through pyarrow, which seeks. A file is local, or
+an object of a pyarrow filesystem (S3) when ``filesystem`` is given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sparkglue.formats.compression import detect_compression, read_head
+from sparkglue.formats.compression import detect_compression, read_head_from
 
 __all__ = ["HEAD_BYTES", "FileSample"]
 
@@ -21,7 +22,7 @@ HEAD_BYTES = 1024 * 1024  # Glue samples the first 1 MB of a file
 class FileSample:
     """One file under a crawl target."""
 
-    path: Path
+    path: Path | str
     relative: str
     size: int
     mtime: float
@@ -30,7 +31,10 @@ class FileSample:
     _compression: str | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
     _consumed: int = field(default=0, repr=False)
+    _text: str | None = field(default=None, repr=False)
     head_error: str | None = None
+    text_error: str | None = None
+    filesystem: Any = field(default=None, repr=False)
 
     @classmethod
     def of(cls, path: Path, relative: str) -> FileSample:
@@ -39,19 +43,19 @@ class FileSample:
 
     def first_bytes(self, n: int = 16) -> bytes:
         if self._first is None:
-            with self.path.open("rb") as fh:
+            with self.open_raw() as fh:
                 self._first = fh.read(64)
         return self._first[:n]
 
     def last_bytes(self, n: int) -> bytes:
-        with self.path.open("rb") as fh:
+        with self.open_raw() as fh:
             fh.seek(max(0, self.size - n))
             return fh.read(n)
 
     @property
     def compression(self) -> str | None:
         if not self._checked:
-            self._compression = detect_compression(self.path, self.first_bytes(16))
+            self._compression = detect_compression(str(self.path), self.first_bytes(16))
             self._checked = True
         return self._compression
 
@@ -60,11 +64,29 @@ class FileSample:
         ``head_error`` then says why)."""
         if self._head is None:
             try:
-                self._head, self._consumed = read_head(self.path, self.compression, HEAD_BYTES)
+                with self.open_raw() as raw:
+                    self._head, self._consumed = read_head_from(raw, self.compression, HEAD_BYTES)
             except Exception as exc:  # a corrupt stream is a property of the file, recorded
                 self.head_error = f"cannot decompress ({self.compression}): {exc}"
                 self._head = b""
         return self._head[:limit]
+
+    def text(self) -> str:
+        """``head()`` decoded as UTF-8 once for every text classifier, a leading byte-order mark
+        dropped; a character cut by the end of the sample is left out. Empty when the head is
+        not UTF-8 text: ``text_error`` (or ``head_error``) then says why."""
+        if self._text is None:
+            raw = self.head()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if not self.head_is_whole_file and exc.start >= len(raw) - 4:
+                    text = raw[: exc.start].decode("utf-8")
+                else:
+                    self.text_error = f"not UTF-8 text (byte {exc.start})"
+                    text = ""
+            self._text = text.removeprefix("\ufeff")
+        return self._text
 
     @property
     def head_fraction(self) -> float:
@@ -83,4 +105,7 @@ class FileSample:
         return len(data) < HEAD_BYTES
 
     def open_raw(self) -> BinaryIO:
-        return self.path.open("rb")
+        """The stored bytes, seekable."""
+        if self.filesystem is None:
+            return open(self.path, "rb")  # noqa: PTH123 (a str path: no Path per file)
+        return cast(BinaryIO, self.filesystem.open_input_file(str(self.path)))

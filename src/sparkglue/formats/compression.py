@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["detect_compression", "open_decompressed", "read_head"]
+__all__ = ["detect_compression", "open_decompressed", "read_head", "read_head_from"]
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -35,12 +35,13 @@ _SUFFIXES = {
 }
 
 
-def detect_compression(path: Path, first_bytes: bytes) -> str | None:
+def detect_compression(path: Path | str, first_bytes: bytes) -> str | None:
     """A whole-file compression codec, from the magic bytes (the suffix as a tie-breaker)."""
     for magic, codec in _MAGIC:
         if first_bytes.startswith(magic):
             return codec
-    suffix = _SUFFIXES.get(path.suffix.lower())
+    name = str(path).rsplit("/", 1)[-1]
+    suffix = _SUFFIXES.get(("." + name.rsplit(".", 1)[-1].lower()) if "." in name else "")
     # Raw (unframed) snappy has no magic; trust the suffix only for it.
     return "snappy" if suffix == "snappy" else None
 
@@ -94,25 +95,30 @@ def read_head(path: Path, codec: str | None, limit: int) -> tuple[bytes, int]:
     """Decompress only as much of the file as the first ``limit`` bytes need; also return how
     many stored bytes were read for them."""
     with path.open("rb") as raw:
-        if codec is None:
-            data = raw.read(limit)
-        elif codec == "gzip":
-            data = _drain(gzip.GzipFile(fileobj=raw), limit)
-        elif codec == "bzip2":
-            data = _drain(bz2.BZ2File(raw), limit)
-        elif codec == "zstd":
-            import zstandard
+        return read_head_from(raw, codec, limit)
 
-            data = _drain(zstandard.ZstdDecompressor().stream_reader(raw), limit)
-        elif codec == "lz4":
-            import lz4.frame
 
-            data = _drain(lz4.frame.LZ4FrameFile(raw, "rb"), limit)
-        elif codec == "snappy":
-            data = _snappy_head(raw, limit)
-        else:
-            raise ValueError(f"unknown codec {codec}")
-        return data, raw.tell()
+def read_head_from(raw: BinaryIO, codec: str | None, limit: int) -> tuple[bytes, int]:
+    """``read_head`` of an open binary stream."""
+    if codec is None:
+        data = raw.read(limit)
+    elif codec == "gzip":
+        data = _drain(gzip.GzipFile(fileobj=raw), limit)
+    elif codec == "bzip2":
+        data = _drain(bz2.BZ2File(raw), limit)
+    elif codec == "zstd":
+        import zstandard
+
+        data = _drain(zstandard.ZstdDecompressor().stream_reader(raw), limit)
+    elif codec == "lz4":
+        import lz4.frame
+
+        data = _drain(lz4.frame.LZ4FrameFile(raw, "rb"), limit)
+    elif codec == "snappy":
+        data = _snappy_head(raw, limit)
+    else:
+        raise ValueError(f"unknown codec {codec}")
+    return data, raw.tell()
 
 
 def _drain(stream: Any, limit: int) -> bytes:

@@ -65,19 +65,12 @@ class CsvClassifier:
 
     def classify(self, sample: FileSample) -> Verdict:
         opts = self.options
-        raw = sample.head()
-        if sample.head_error:
-            return unknown(self.name, self.classification, sample.head_error)
-        if not raw:
+        text = sample.text()
+        if sample.head_error or sample.text_error:
+            why = sample.head_error or sample.text_error or ""
+            return unknown(self.name, self.classification, why)
+        if not text:
             return unknown(self.name, self.classification, "the file is empty")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if not sample.head_is_whole_file and exc.start >= len(raw) - 4:
-                text = raw[: exc.start].decode("utf-8")  # a character cut by the sample end
-            else:
-                return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
-        text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first name
         if "\x00" in text:
             return unknown(self.name, self.classification, "binary content (NUL bytes)")
         complete = sample.head_is_whole_file
@@ -237,16 +230,10 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     body = text.split("\n", 1)[1] if "\n" in text else ""
     if not body.strip():
         return None
-    limit = 0
-    for _ in range(_MAX_ROWS):
-        nxt = body.find("\n", limit)
-        if nxt < 0:
-            limit = len(body)
-            break
-        limit = nxt + 1
+    rest = body.split("\n", _MAX_ROWS)[-1] if body.count("\n", 0) >= _MAX_ROWS else ""
     try:
         table = pcsv.read_csv(
-            pa.py_buffer(body[:limit].encode("utf-8")),
+            pa.py_buffer(body[: len(body) - len(rest)].encode("utf-8")),
             read_options=pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter, quote_char=quote, newlines_in_values=True

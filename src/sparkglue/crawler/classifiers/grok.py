@@ -246,25 +246,18 @@ class GrokClassifier:
         self.builtin = builtin
 
     def classify(self, sample: FileSample) -> Verdict:
-        raw = sample.head()
-        if sample.head_error:
-            return unknown(self.name, self.classification, sample.head_error)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if sample.head_is_whole_file or exc.start < len(raw) - 4:
-                return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
-            text = raw[: exc.start].decode("utf-8")
+        text = sample.text()
+        if sample.head_error or sample.text_error:
+            why = sample.head_error or sample.text_error or ""
+            return unknown(self.name, self.classification, why)
         matcher = self.grok.compiled
-        if self.builtin:
-            first = next((line for line in text[:65536].splitlines() if line.strip()), "")
-            if not matcher.fullmatch(first):
-                # A built-in needs every line to match: the first that does not settles it.
-                return unknown(
-                    self.name,
-                    self.classification,
-                    f"the first line does not match %{{{self.grok.source}}}",
-                )
+        if self.builtin and not matcher.fullmatch(_first_line(text)):
+            # A built-in needs every line to match: the first that does not settles it.
+            return unknown(
+                self.name,
+                self.classification,
+                f"the first line does not match %{{{self.grok.source}}}",
+            )
         lines = text.splitlines()
         if not sample.head_is_whole_file and lines:
             lines = lines[:-1]
@@ -296,9 +289,22 @@ class GrokClassifier:
                     "grokPattern": self.grok.regex.replace("\x00", ""),
                 },
                 records=records_in_head,
-                sampled_bytes=len(raw),
+                sampled_bytes=len(sample.head()),
             ),
         )
+
+
+def _first_line(text: str) -> str:
+    """The first line that is not blank, without splitting the whole sample into lines."""
+    for size in (4096, 65536):
+        window = text[:size]
+        lines = window.splitlines()
+        if len(text) > size and lines:
+            lines = lines[:-1]  # may be cut by the window
+        line = next((line for line in lines if line.strip()), None)
+        if line is not None:
+            return line
+    return ""
 
 
 BUILTIN_LOG_CLASSIFIERS: tuple[tuple[str, str], ...] = (

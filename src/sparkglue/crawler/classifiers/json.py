@@ -8,17 +8,24 @@ gives with a ``$[*]`` JsonPath). A custom classifier's JsonPath picks the record
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from sparkglue.crawler.classifiers.base import Inferred, Verdict, merge_types, unknown
 from sparkglue.crawler.sample import FileSample
 from sparkglue.formats.jsonpath import parse_json_path, select
 
-__all__ = ["JsonClassifier", "json_value_type"]
+__all__ = ["JsonClassifier", "close_json_prefix", "json_value_type"]
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 _MAX_RECORDS = 1000
 _DECODER = json.JSONDecoder()
+_BLANK_LINE = re.compile(r"\n[ \t\r]*(?=\n)")  # a blank line between two others
 
 
 def json_value_type(value: Any) -> str | None:
@@ -55,13 +62,22 @@ _SCALAR = {bool: "boolean", float: "double", str: "string"}
 def _record_types(objects: list[dict[str, Any]]) -> dict[str, str | None]:
     """Each key's type over many records; scalar columns are typed by the set of Python types
     seen (cheap), nested values by merging their types."""
-    keys: dict[str, None] = {}
-    for record in objects:
-        keys.update(dict.fromkeys(record))
+    keys: Sequence[str] = tuple(objects[0])
+    by_key: Iterable[Sequence[Any]] | None = None
+    if set(map(len, objects)) == {len(keys)}:
+        try:  # every record has the same keys (the common case): transpose at C speed
+            if len(keys) == 1:
+                by_key = [list(map(itemgetter(keys[0]), objects))]
+            else:
+                by_key = list(zip(*map(itemgetter(*keys), objects), strict=True))
+        except KeyError:
+            by_key = None
+    if by_key is None:
+        keys = tuple(dict.fromkeys(chain.from_iterable(objects)))
+        by_key = ([r[key] for r in objects if key in r] for key in keys)
     columns: dict[str, str | None] = {}
-    for key in keys:
-        values = [r[key] for r in objects if key in r]
-        kinds = {type(v) for v in values} - {type(None)}
+    for key, values in zip(keys, by_key, strict=True):
+        kinds = set(map(type, values)) - {type(None)}
         if not kinds:
             columns[key] = None
         elif kinds == {int}:
@@ -115,6 +131,45 @@ def _records_from_array(text: str, start: int, complete: bool) -> tuple[list[Any
     return records, True
 
 
+_JSON_TOKENS = re.compile(r'["\\{}\[\],]')
+_STRING_END = re.compile(r'["\\]')
+
+
+def close_json_prefix(text: str) -> str:
+    """The longest complete part of a JSON document cut short, closed: ``{"a": 1, "b": [2, 3``
+    becomes ``{"a": 1}``. Members and elements are kept up to the last one that ended before
+    the cut. Raises ValueError when no member is complete."""
+    stack: list[str] = []
+    cut: tuple[int, str] | None = None  # (position, closers) of the last safe cut
+    pos, n = 0, len(text)
+    while pos < n:
+        match = _JSON_TOKENS.search(text, pos)
+        if match is None:
+            break
+        char, pos = match.group(), match.end()
+        if char == '"':
+            while True:  # skip the string, escapes included
+                end = _STRING_END.search(text, pos)
+                if end is None:
+                    pos = n
+                    break
+                pos = end.end() + (1 if end.group() == "\\" else 0)
+                if end.group() == '"':
+                    break
+        elif char in "{[":
+            stack.append("}" if char == "{" else "]")
+        elif char in "}]":
+            if stack:
+                stack.pop()
+            if stack:
+                cut = (pos, "".join(reversed(stack)))
+        elif char == ",":
+            cut = (pos - 1, "".join(reversed(stack)))
+    if cut is None:
+        raise ValueError("the sample ends before any complete value")
+    return text[: cut[0]] + cut[1]
+
+
 class JsonClassifier:
     """Built-in JSON classifier, or a custom one with a JsonPath."""
 
@@ -127,15 +182,10 @@ class JsonClassifier:
         self._steps = parse_json_path(json_path) if json_path else None
 
     def classify(self, sample: FileSample) -> Verdict:
-        raw = sample.head()
-        if sample.head_error:
-            return unknown(self.name, self.classification, sample.head_error)
-        try:
-            text = raw.decode("utf-8").lstrip("\ufeff")
-        except UnicodeDecodeError as exc:
-            if sample.head_is_whole_file or exc.start < len(raw) - 4:
-                return unknown(self.name, self.classification, f"not UTF-8 text (byte {exc.start})")
-            text = raw[: exc.start].decode("utf-8").lstrip("\ufeff")
+        text = sample.text()
+        if sample.head_error or sample.text_error:
+            why = sample.head_error or sample.text_error or ""
+            return unknown(self.name, self.classification, why)
         stripped = text.lstrip()
         if not stripped or stripped[0] not in "[{":
             return unknown(self.name, self.classification, "does not start with '{' or '['")
@@ -165,14 +215,14 @@ class JsonClassifier:
             params["multiLine"] = "true"
         if self.json_path:
             params["jsonPath"] = self.json_path
-        sampled = len(raw)
+        sampled = len(sample.head())
         records_in_head = len(objects)
         if stripped[0] == "[" and self._steps is None:
             records_in_head = _count_array_elements(stripped, 1)
         if not multi_line and self._steps is None:
-            records_in_head = sum(
-                1 for line in text.splitlines()[: None if complete else -1] if line.strip()
-            )
+            whole = (stripped if complete else stripped[: stripped.rfind("\n") + 1]).rstrip()
+            blank = len(_BLANK_LINE.findall(whole))
+            records_in_head = whole.count("\n") + 1 - blank if whole else 0
         return Verdict(
             self.name,
             self.classification,
@@ -190,13 +240,18 @@ class JsonClassifier:
 
     @staticmethod
     def _lines_or_document(text: str, complete: bool) -> tuple[list[Any], bool]:
-        lines = text.splitlines()
-        if not complete and lines:
-            lines = lines[:-1]
-        present = [line for line in lines[: _MAX_RECORDS * 2] if line.strip()][:_MAX_RECORDS]
+        lines = text.split("\n", _MAX_RECORDS * 2)  # no more lines than can be needed
+        if len(lines) > _MAX_RECORDS * 2 or (not complete and lines):
+            lines = lines[:-1]  # the rest of the sample, or a line cut by its end
+        present = list(filter(None, map(str.strip, lines)))[:_MAX_RECORDS]
         if len(present) > 1:
-            try:  # one C-speed parse for the common case: every line a JSON value
-                return json.loads("[" + ",".join(present) + "]"), False
+            joined = "[" + ",".join(present) + "]"
+            try:  # one compiled parse for the common case: every line a JSON value
+                return orjson.loads(joined), False
+            except orjson.JSONDecodeError:
+                pass  # NaN, integers past 64 bits (the standard parser takes them) or bad lines
+            try:
+                return json.loads(joined), False
             except json.JSONDecodeError:
                 pass  # find the line at fault below
         records: list[Any] = []
@@ -207,8 +262,13 @@ class JsonClassifier:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 if number == 1:
-                    # one object over several lines
-                    value, _ = _DECODER.raw_decode(text)
+                    # one object over several lines; the sample may end inside it
+                    try:
+                        value, _ = _DECODER.raw_decode(text)
+                    except json.JSONDecodeError:
+                        if complete:
+                            raise
+                        value = json.loads(close_json_prefix(text))
                     return [value], True
                 if not any(rest.strip() for rest in lines[number:]) and records:
                     break  # a last line cut short (a file still being written): ignore it
