@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkglue.config import Settings
+from sparkglue.config import SETTINGS_FILE, Settings
 from sparkglue.errors import ConfigError
 
 
@@ -121,3 +121,23 @@ def test_master_and_app_name_cannot_hide_in_spark_conf(tmp_path: Path, key: str)
 def test_passwords_with_at_signs_are_fully_redacted(tmp_path: Path) -> None:
     s = Settings.resolve(tmp_path, env={"SPARKGLUE_METADATA_URL": "postgresql://u:p@ss@h:5432/db"})
     assert s.describe()["metadata_url"]["value"] == "postgresql+psycopg://u:***@h:5432/db"
+
+
+def test_s3_settings_from_file_and_env(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / SETTINGS_FILE).write_text(
+        '[s3]\nendpoint_url = "http://127.0.0.1:9000/"\nregion = "eu-west-1"\n'
+    )
+    s = Settings.resolve(ws, env={})
+    assert (s.s3_endpoint_url, s.s3_region, s.s3_configured) == (
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+        True,
+    )
+    assert s.sources["s3_region"] == str(ws / SETTINGS_FILE)
+    s = Settings.resolve(ws, env={"SPARKGLUE_S3_REGION": "us-east-2"})
+    assert (s.s3_region, s.sources["s3_region"]) == ("us-east-2", "SPARKGLUE_S3_REGION")
+    assert not Settings.resolve(tmp_path / "other", env={}).s3_configured
+    with pytest.raises(ConfigError, match="S3 endpoint 'minio:9000' .* is not valid"):
+        Settings.resolve(ws, env={"SPARKGLUE_S3_ENDPOINT_URL": "minio:9000"})

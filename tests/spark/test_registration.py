@@ -178,6 +178,24 @@ def test_a_failed_registration_leaves_no_table_behind(spark_workspace: Workspace
     assert not spark_workspace.spark().catalog.tableExists("raw.bad")
 
 
+def test_an_s3_table_without_an_s3_connector_says_what_to_add(
+    spark_workspace: Workspace,
+) -> None:
+    spark_workspace.catalog.create_database(DatabaseInput(name="raw"))
+    spark_workspace.catalog.create_table(
+        "raw",
+        TableInput(
+            name="remote",
+            columns=[Column(name="id", type="bigint")],
+            location="s3://lake/remote",
+            parameters={"classification": "parquet"},
+        ),
+    )
+    with pytest.raises(SparkError, match="no S3 connector; add org.apache.hadoop:hadoop-aws"):
+        spark_workspace.sql("SELECT * FROM raw.remote").collect()
+    assert not spark_workspace.spark().catalog.tableExists("raw.remote")
+
+
 def test_ddl_quotes_names_and_maps_csv_options() -> None:
     table = TableInput(
         name="p",

@@ -39,6 +39,12 @@ class _SparkSection(BaseModel):
     conf: dict[str, str | int | float | bool] | None = None
 
 
+class _S3Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
 class _SettingsFile(BaseModel):
     """The keys ``sparkglue.toml`` may hold; any other key is an error that names it."""
 
@@ -47,6 +53,7 @@ class _SettingsFile(BaseModel):
     metadata_url: str | None = None
     allowed_roots: list[str] | None = None
     spark: _SparkSection | None = None
+    s3: _S3Section | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class Settings:
         spark_app_name: the Spark application name.
         spark_conf: extra Spark configuration.
         allowed_roots: further folders table locations may point into.
+        s3_endpoint_url: an S3-compatible endpoint (``http://host:port``) for ``s3://`` paths;
+            None for AWS itself. Credentials come from the AWS environment variables or profile.
+        s3_region: the S3 region.
         sources: for each setting, where its value came from.
     """
 
@@ -71,7 +81,14 @@ class Settings:
     spark_app_name: str = "sparkglue"
     spark_conf: dict[str, str] = field(default_factory=dict)
     allowed_roots: tuple[Path, ...] = ()
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def s3_configured(self) -> bool:
+        """Whether any S3 setting is given (``s3://`` paths are read only then)."""
+        return self.s3_endpoint_url is not None or self.s3_region is not None
 
     @property
     def settings_file(self) -> Path:
@@ -114,6 +131,8 @@ class Settings:
             "spark_master": ("local[*]", "default"),
             "spark_app_name": ("sparkglue", "default"),
             "allowed_roots": ((), "default"),
+            "s3_endpoint_url": (None, "default"),
+            "s3_region": (None, "default"),
         }
         conf: dict[str, str] = {}
         conf_sources: list[str] = []
@@ -137,6 +156,11 @@ class Settings:
                 if spark.conf:
                     conf.update({k: _conf_value(v) for k, v in spark.conf.items()})
                     conf_sources.append(file_src)
+            if file_values.s3 is not None:
+                if file_values.s3.endpoint_url is not None:
+                    values["s3_endpoint_url"] = (file_values.s3.endpoint_url, file_src)
+                if file_values.s3.region is not None:
+                    values["s3_region"] = (file_values.s3.region, file_src)
 
         def from_env(key: str) -> str | None:
             value = env.get(ENV_PREFIX + key)
@@ -153,6 +177,10 @@ class Settings:
             values["spark_master"] = (v, ENV_PREFIX + "SPARK_MASTER")
         if (v := from_env("SPARK_APP_NAME")) is not None:
             values["spark_app_name"] = (v, ENV_PREFIX + "SPARK_APP_NAME")
+        if (v := from_env("S3_ENDPOINT_URL")) is not None:
+            values["s3_endpoint_url"] = (v, ENV_PREFIX + "S3_ENDPOINT_URL")
+        if (v := from_env("S3_REGION")) is not None:
+            values["s3_region"] = (v, ENV_PREFIX + "S3_REGION")
         if (v := from_env("SPARK_CONF")) is not None:
             conf.update(_conf_from_json(v, ENV_PREFIX + "SPARK_CONF"))
             conf_sources.append(ENV_PREFIX + "SPARK_CONF")
@@ -190,6 +218,12 @@ class Settings:
                 "local[N], spark://HOST:PORT, yarn, k8s://https://HOST:PORT or sc://HOST:PORT"
             )
 
+        endpoint, endpoint_source = values["s3_endpoint_url"]
+        if endpoint is not None and not re.fullmatch(r"https?://[^\s/]+/?", endpoint):
+            raise ConfigError(
+                f"S3 endpoint '{endpoint}' (from {endpoint_source}) is not valid; use "
+                "http://HOST:PORT or https://HOST"
+            )
         sources = {key: source for key, (_, source) in values.items()}
         sources["workspace"] = ws_source
         sources["spark_conf"] = " < ".join(conf_sources) if conf_sources else "default"
@@ -201,6 +235,8 @@ class Settings:
             spark_app_name=values["spark_app_name"][0],
             spark_conf=conf,
             allowed_roots=values["allowed_roots"][0],
+            s3_endpoint_url=endpoint.rstrip("/") if endpoint else None,
+            s3_region=values["s3_region"][0],
             sources=sources,
         )
 
@@ -217,6 +253,11 @@ class Settings:
                 "value": [str(p) for p in self.allowed_roots],
                 "source": self.sources.get("allowed_roots"),
             },
+            "s3.endpoint_url": {
+                "value": self.s3_endpoint_url,
+                "source": self.sources.get("s3_endpoint_url"),
+            },
+            "s3.region": {"value": self.s3_region, "source": self.sources.get("s3_region")},
             "spark.master": {
                 "value": self.spark_master,
                 "source": self.sources.get("spark_master"),
@@ -249,7 +290,8 @@ def _read_settings_file(path: Path) -> _SettingsFile | None:
         if err["type"] == "extra_forbidden":
             raise ConfigError(
                 f"settings file {path}: unknown key '{key}'; known keys are lake_root, "
-                "metadata_url, allowed_roots, [spark] master, app_name, conf"
+                "metadata_url, allowed_roots, [spark] master, app_name, conf, [s3] endpoint_url, "
+                "region"
             ) from None
         raise ConfigError(f"settings file {path}: key '{key}': {err['msg']}") from None
 
@@ -315,4 +357,8 @@ def default_settings_file_text() -> str:
 
 [spark.conf]
 # "spark.sql.shuffle.partitions" = "8"
+
+[s3]                                         # for s3:// crawler targets
+# endpoint_url = "http://127.0.0.1:9000"     # an S3-compatible server; omit for AWS
+# region = "us-east-1"                       # credentials: AWS_ACCESS_KEY_ID/… or a profile
 """

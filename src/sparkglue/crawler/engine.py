@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,15 @@ from sparkglue.crawler.classifiers.base import merge_types
 from sparkglue.crawler.globs import ExclusionSet
 from sparkglue.crawler.sample import FileSample
 
-__all__ = ["FileResult", "PartitionPlan", "TablePlan", "list_files", "plan_tables", "scan"]
+__all__ = [
+    "FileResult",
+    "PartitionPlan",
+    "TablePlan",
+    "list_files",
+    "list_object_files",
+    "plan_tables",
+    "scan",
+]
 
 SIMILARITY = 0.7  # Glue: schemas at a level are "similar" above 70 %
 MAX_SCHEMA_CLUSTERS = 5  # … and a level holds at most 5 different schemas
@@ -160,8 +168,63 @@ def list_files(
     yield from walk("", str(root))
 
 
+def list_object_files(
+    filesystem: Any,
+    base: str,
+    exclusions: ExclusionSet,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> tuple[list[tuple[str, str]], dict[str, tuple[int, float]]]:
+    """``list_files`` for a pyarrow filesystem (S3): one recursive listing of ``base``
+    (``bucket/prefix``); returns the (relative path, path) pairs and each path's size and
+    modification time, which the listing already carries."""
+    from pyarrow import fs
+
+    def skip(relative: str, why: str) -> None:
+        if on_skip:
+            on_skip(relative, why)
+
+    infos = filesystem.get_file_info(fs.FileSelector(base, recursive=True))
+    files: list[tuple[str, str]] = []
+    stats: dict[str, tuple[int, float]] = {}
+    passed_folders: set[str] = set()
+    prefix_len = len(base.rstrip("/")) + 1
+    for info in sorted(infos, key=lambda i: i.path):
+        if info.type != fs.FileType.File:
+            continue
+        relative = info.path[prefix_len:]
+        parts = relative.split("/")
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        if any(f in passed_folders for f in folders):
+            continue
+        hidden = next((f for f in folders if f.rsplit("/", 1)[-1].startswith((".", "_"))), None)
+        if hidden is not None:
+            passed_folders.add(hidden)
+            skip(hidden, "hidden file (name starts with . or _)")
+            continue
+        excluded = next((f for f in folders if exclusions and exclusions.excludes_folder(f)), None)
+        if excluded is not None:
+            passed_folders.add(excluded)
+            skip(excluded + "/", "excluded folder")
+            continue
+        if parts[-1].startswith((".", "_")):
+            skip(relative, "hidden file (name starts with . or _)")
+            continue
+        if exclusions and exclusions.excludes(relative):
+            skip(relative, "excluded")
+            continue
+        files.append((relative, info.path))
+        mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+        stats[info.path] = (info.size or 0, mtime)
+    return files, stats
+
+
+def _join(root: str, relative: str) -> str:
+    """A location under a root: a local path or an ``s3://`` URL alike."""
+    return f"{root.rstrip('/')}/{relative}" if relative else root
+
+
 def scan(
-    root: Path,
+    root: Path | str,
     exclusions: ExclusionSet,
     custom: Sequence[Classifier],
     *,
@@ -170,11 +233,14 @@ def scan(
     progress: Callable[[int], None] | None = None,
     listing: Sequence[tuple[str, str]] | None = None,
     skipped_in_listing: Sequence[tuple[str, str]] = (),
+    filesystem: Any = None,
+    stats: Mapping[str, tuple[int, float]] | None = None,
 ) -> tuple[list[FileResult], list[FileResult]]:
     """Classify the files under ``root``; returns (results, skipped files).
 
     ``listing`` (with what listing skipped) saves walking the tree again when the caller
-    already listed it.
+    already listed it. With a pyarrow ``filesystem`` (S3), ``listing`` and ``stats`` (size and
+    modification time per path) come from ``list_object_files``.
     """
     skipped: list[FileResult] = []
 
@@ -188,17 +254,21 @@ def scan(
     per_folder: dict[str, list[FileResult]] = {}
     todo: list[tuple[FileResult, str]] = []
     sampled_in: dict[str, int] = {}
-    listed = listing if listing is not None else list_files(root, exclusions, skip)
+    listed = listing if listing is not None else list_files(Path(root), exclusions, skip)
     for relative, path in listed:
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
         if only_folders is not None and not only_folders(folder):
             continue
-        try:
-            stat = os.stat(path)  # noqa: PTH116 (no Path per listed file: it is the hot loop)
-        except OSError as exc:
-            skip(relative, f"unreadable: {exc.strerror}")
-            continue
-        result = FileResult(relative, stat.st_size, stat.st_mtime)
+        if stats is not None:
+            size, mtime = stats[path]
+        else:
+            try:
+                stat = os.stat(path)  # noqa: PTH116 (no Path per listed file: the hot loop)
+            except OSError as exc:
+                skip(relative, f"unreadable: {exc.strerror}")
+                continue
+            size, mtime = stat.st_size, stat.st_mtime
+        result = FileResult(relative, size, mtime)
         siblings = per_folder.setdefault(folder, [])
         if sample_size is not None and sampled_in.get(folder, 0) >= sample_size:
             result.sampled = False  # takes the verdict of its folder's sampled files
@@ -210,7 +280,7 @@ def scan(
                 sampled_in[folder] = sampled_in.get(folder, 0) + 1
         siblings.append(result)
         results.append(result)
-    classified = _classify_all(todo, custom, progress)
+    classified = _classify_all(todo, custom, progress, filesystem)
     for (result, _), done in zip(todo, classified, strict=True):
         result.verdict, result.tried = done.verdict, done.tried
         result.compression, result.skipped, result.records = (
@@ -224,6 +294,7 @@ def scan(
 
 
 _PARALLEL_FROM = 256  # below this many files, worker processes cost more than they save
+_OBJECT_STORE_THREADS = 16  # object reads wait on the network, not on a core
 _worker_classifiers: Sequence[Classifier] = ()
 
 
@@ -234,7 +305,7 @@ def _worker_init(custom: Sequence[Classifier]) -> None:
 
 def _classify_path(item: tuple[FileResult, str]) -> FileResult:
     result, path = item
-    sample = FileSample(Path(path), result.relative, result.size, result.mtime)
+    sample = FileSample(path, result.relative, result.size, result.mtime)
     _classify_one(result, sample, _worker_classifiers)
     return result
 
@@ -243,8 +314,30 @@ def _classify_all(
     todo: list[tuple[FileResult, str]],
     custom: Sequence[Classifier],
     progress: Callable[[int], None] | None,
+    filesystem: Any = None,
 ) -> Iterator[FileResult]:
-    """Classify files, on every core when there are many (each file is independent)."""
+    """Classify files, on every core when there are many (each file is independent); objects
+    of a remote filesystem on threads (a forked process must not inherit the S3 client)."""
+    if filesystem is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item: tuple[FileResult, str]) -> FileResult:
+            result, path = item
+            sample = FileSample(
+                path, result.relative, result.size, result.mtime, filesystem=filesystem
+            )
+            _classify_one(result, sample, custom)
+            return result
+
+        threads = ThreadPoolExecutor(_OBJECT_STORE_THREADS)
+        try:
+            for result in threads.map(one, todo):
+                yield result
+                if progress:
+                    progress(1)
+        finally:
+            threads.shutdown(wait=True, cancel_futures=True)
+        return
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(todo) < _PARALLEL_FROM:
         _worker_init(custom)
@@ -396,7 +489,7 @@ def _partition_keys(files: Sequence[FileResult], root_depth: int) -> list[str]:
 
 
 def _plan(
-    name: str, root: Path, relative_root: str, files: list[FileResult], is_file: bool = False
+    name: str, root: str, relative_root: str, files: list[FileResult], is_file: bool = False
 ) -> TablePlan:
     root_depth = 0 if not relative_root else relative_root.count("/") + 1
     keys = [] if is_file else _partition_keys(files, root_depth)
@@ -414,15 +507,15 @@ def _plan(
             )
             folder = "/".join(f.relative.split("/")[: root_depth + len(keys)])
             plan = partitions.setdefault(
-                values, PartitionPlan(list(values), str(root / folder), [])
+                values, PartitionPlan(list(values), _join(root, folder), [])
             )
             plan.files.append(f)
-    location = root / relative_root if relative_root else root
+    location = _join(root, relative_root)
     reference = next(f for f in files if f.verdict is not None)
     assert reference.verdict is not None
     return TablePlan(
         name=name,
-        location=str(location),
+        location=location,
         classification=reference.classification,
         compression=reference.compression,
         columns=columns,
@@ -435,7 +528,7 @@ def _plan(
 
 
 def plan_tables(
-    root: Path,
+    root: Path | str,
     results: Sequence[FileResult],
     *,
     table_level: int | None = None,
@@ -452,7 +545,8 @@ def plan_tables(
     usable = [f for f in results if f.verdict is not None and f.skipped is None]
     decisions: list[str] = []
     plans: list[TablePlan] = []
-    root_name = table_name(root.name)
+    root = str(root)
+    root_name = table_name(root.rstrip("/").rsplit("/", 1)[-1])
 
     def name_for(relative: str) -> str:
         return table_name(relative.rsplit("/", 1)[-1]) if relative else root_name

@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,14 @@ from sparkglue.catalog import DataCatalog
 from sparkglue.console import Console, NullConsole
 from sparkglue.crawler.catalog_sync import CatalogSync
 from sparkglue.crawler.classifiers import Classifier, custom_classifier
-from sparkglue.crawler.engine import TablePlan, dedupe_table_names, plan_tables, scan
+from sparkglue.crawler.engine import (
+    TablePlan,
+    dedupe_table_names,
+    list_files,
+    list_object_files,
+    plan_tables,
+    scan,
+)
 from sparkglue.crawler.globs import ExclusionSet
 from sparkglue.crawler.specs import (
     ClassifierSpec,
@@ -38,6 +45,7 @@ from sparkglue.errors import (
     InvalidInput,
     SparkGlueError,
 )
+from sparkglue.formats.objectstore import S3_SCHEMES, s3_key
 from sparkglue.store import MetadataStore, utc_now
 from sparkglue.store import schema as s
 
@@ -117,8 +125,13 @@ class CrawlerService:
         *,
         logs_dir: Path,
         console: Console | None = None,
+        object_store: Callable[[], Any] | None = None,
     ) -> None:
+        """``object_store`` makes the pyarrow filesystem for ``s3://`` targets (None when no
+        S3 settings are given: such targets are then refused)."""
         self.store = store
+        self.object_store = object_store
+        self._object_fs: Any = None
         self.catalog = catalog
         self.logs_dir = logs_dir
         self.console: Console = console or NullConsole()
@@ -184,13 +197,49 @@ class CrawlerService:
         for jdbc in spec.Targets.JdbcTargets:
             self.catalog.get_connection(jdbc.ConnectionName)
 
-    def _target_root(self, path: str) -> Path:
-        if path.startswith(("s3://", "s3a://")):
+    def _target_root(self, path: str) -> _Root:
+        if path.startswith(S3_SCHEMES):
+            if self.object_store is None:
+                raise InvalidInput(
+                    f"target '{path}': no S3 settings; set [s3] endpoint_url and/or region in "
+                    "sparkglue.toml (or SPARKGLUE_S3_ENDPOINT_URL / SPARKGLUE_S3_REGION)"
+                )
+            base = s3_key(path)
+            if not base:
+                raise InvalidInput(f"target '{path}': name a bucket, as s3://BUCKET/PREFIX")
+            return _Root(f"s3://{base}", base, filesystem=True)
+        location = self.catalog.resolve_location(path, what=f"crawler target '{path}'")
+        return _Root(location, location)
+
+    @staticmethod
+    def _list_objects(
+        filesystem: Any,
+        root: _Root,
+        exclusions: ExclusionSet,
+        passed: Callable[[str, str], None],
+    ) -> tuple[list[tuple[str, str]], dict[str, tuple[int, float]]]:
+        from pyarrow import fs
+
+        try:
+            info = filesystem.get_file_info(root.base)
+            if info.type != fs.FileType.Directory:
+                what = "an object, not a prefix" if info.type == fs.FileType.File else "empty"
+                raise InvalidInput(
+                    f"crawler target {root.location} is {what} (or its bucket does not "
+                    "exist); point it at a prefix that holds objects"
+                )
+            return list_object_files(filesystem, root.base, exclusions, passed)
+        except OSError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidInput(
-                f"target '{path}': s3:// targets are not supported yet; crawl a local or mounted "
-                "folder of the lake"
-            )
-        return Path(self.catalog.resolve_location(path, what=f"crawler target '{path}'"))
+                f"crawler target {root.location} cannot be listed: {first}; check [s3] "
+                "endpoint_url and region and the AWS credentials"
+            ) from None
+
+    def _filesystem(self) -> Any:
+        if self._object_fs is None and self.object_store is not None:
+            self._object_fs = self.object_store()
+        return self._object_fs
 
     def create_crawler(self, spec: CrawlerSpec) -> CrawlerRecord:
         """Create a crawler; its classifiers, target folders and connections must exist."""
@@ -485,23 +534,28 @@ class CrawlerService:
         new_folders: set[str] = set()
         for target in spec.Targets.S3Targets:
             self._check_stop(run_id)
-            root = self._target_root(target.Path)
-            if not root.is_dir():
-                raise InvalidInput(f"crawler target {root} is not a folder")
+            target_root = self._target_root(target.Path)
+            root = target_root.location
             exclusions = ExclusionSet(target.Exclusions)
-            key = str(root)
+            key = root
 
             def is_new(folder: str, _key: str = key) -> bool:
                 return f"{_key}/{folder}".rstrip("/") not in seen
-
-            from sparkglue.crawler.engine import list_files
 
             passed_over: list[tuple[str, str]] = []
 
             def passed(relative: str, why: str, out: list[tuple[str, str]] = passed_over) -> None:
                 out.append((relative, why))
 
-            listing = list(list_files(root, exclusions, passed))
+            filesystem: Any = None
+            stats: dict[str, tuple[int, float]] | None = None
+            if target_root.filesystem:
+                filesystem = self._filesystem()
+                listing, stats = self._list_objects(filesystem, target_root, exclusions, passed)
+            else:
+                if not Path(root).is_dir():
+                    raise InvalidInput(f"crawler target {root} is not a folder")
+                listing = list(list_files(Path(root), exclusions, passed))
             with self.console.progress(f"Crawling {root}", len(listing)) as show:
                 done = [0]
 
@@ -520,6 +574,8 @@ class CrawlerService:
                     progress=advance,
                     listing=listing,
                     skipped_in_listing=passed_over,
+                    filesystem=filesystem,
+                    stats=stats,
                 )
             for f in [*results, *skipped]:
                 decisions.append((f"{key}/{f.relative}", f.decision()))
@@ -535,9 +591,9 @@ class CrawlerService:
                 # New folders are grouped where this crawler's tables already are, not as if
                 # they were all there is under the include path.
                 depths = {
-                    len(Path(t.location or "").relative_to(root).parts)
+                    depth
                     for t in own_tables
-                    if Path(t.location or "").is_relative_to(root)
+                    if (depth := _depth_under(t.location or "", root)) is not None
                 }
                 if len(depths) == 1 and (depth := depths.pop()) > 0:
                     level = depth
@@ -561,6 +617,26 @@ class CrawlerService:
                     .where(s.crawlers.c.name == spec.Name)
                     .values(folders_seen=sorted(set(crawler.folders_seen) | new_folders))
                 )
+
+
+@dataclass(frozen=True)
+class _Root:
+    """A crawl target: its location (a local path or ``s3://…``) and, for objects, the
+    ``bucket/prefix`` the filesystem lists."""
+
+    location: str
+    base: str
+    filesystem: bool = False
+
+
+def _depth_under(location: str, root: str) -> int | None:
+    """How many folders ``location`` lies below ``root`` (None when not under it)."""
+    location, root = location.rstrip("/"), root.rstrip("/")
+    if location == root:
+        return 0
+    if not location.startswith(root + "/"):
+        return None
+    return location[len(root) + 1 :].count("/") + 1
 
 
 def _crawler(row: Any) -> CrawlerRecord:

@@ -255,6 +255,14 @@ class CatalogBinding:
             self._raw_sql(drop)
             self.registered.discard((database, name))
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            scheme = (table.location or "").split("://", 1)[0]
+            if "No FileSystem for scheme" in str(exc) and scheme in ("s3", "s3a"):
+                raise SparkError(
+                    f"table '{database}.{name}' is at {table.location}, and this Spark has no S3 "
+                    "connector; add org.apache.hadoop:hadoop-aws (the version of Spark's Hadoop) "
+                    "to spark.jars.packages and set spark.hadoop.fs.s3.impl to "
+                    "org.apache.hadoop.fs.s3a.S3AFileSystem in [spark.conf]"
+                ) from None
             raise SparkError(
                 f"table '{database}.{name}' could not be registered in Spark: {reason}"
             ) from None

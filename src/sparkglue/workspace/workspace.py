@@ -128,8 +128,19 @@ class Workspace:
     def crawlers(self) -> CrawlerService:
         """Classifiers, crawlers and crawl runs."""
         if self._crawlers is None:
+            settings = self.settings
+
+            def object_store() -> Any:
+                from sparkglue.formats.objectstore import s3_filesystem
+
+                return s3_filesystem(settings.s3_endpoint_url, settings.s3_region)
+
             self._crawlers = CrawlerService(
-                self.store, self.catalog, logs_dir=self.path / "logs", console=self.console
+                self.store,
+                self.catalog,
+                logs_dir=self.path / "logs",
+                console=self.console,
+                object_store=object_store if settings.s3_configured else None,
             )
         return self._crawlers
 

@@ -81,7 +81,11 @@ class ParquetClassifier:
         try:
             import pyarrow.parquet as pq
 
-            meta = pq.read_metadata(sample.path)
+            if sample.filesystem is None:
+                meta = pq.read_metadata(sample.path)
+            else:
+                with sample.open_raw() as fh:
+                    meta = pq.read_metadata(fh)
             schema = meta.schema.to_arrow_schema()
         except Exception as exc:
             return unknown(self.name, self.classification, f"unreadable Parquet footer: {exc}")
@@ -111,8 +115,13 @@ class OrcClassifier:
         try:
             import pyarrow.orc as orc
 
-            reader = orc.ORCFile(str(sample.path))
-            schema, rows = reader.schema, reader.nrows
+            if sample.filesystem is None:
+                reader = orc.ORCFile(str(sample.path))
+                schema, rows = reader.schema, reader.nrows
+            else:
+                with sample.open_raw() as fh:
+                    reader = orc.ORCFile(fh)
+                    schema, rows = reader.schema, reader.nrows
         except Exception as exc:
             return unknown(self.name, self.classification, f"unreadable ORC footer: {exc}")
         return Verdict(
