@@ -65,6 +65,11 @@ def _options(table: Table, fmt: str) -> dict[str, str]:
 _NATIVE_CODECS = {None, "none", "gzip", "bzip2", "zstd"}  # what Hadoop's codecs read
 
 
+def reader_options(table: Table, fmt: str) -> dict[str, str]:
+    """The Spark reader options of a table in a built-in format (header, delimiter, …)."""
+    return _options(table, fmt)
+
+
 def reader_for(table: Table) -> str:
     """How Spark reads a table: a built-in format, or ``sparkglue_files:<format>``.
 

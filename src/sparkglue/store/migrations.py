@@ -142,6 +142,46 @@ def _v2_crawlers(op: Operations) -> None:
     op.create_index("ix_crawl_run_files_run_id", "crawl_run_files", ["run_id"])
 
 
+def _v3_jobs(op: Operations) -> None:
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "job_runs",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("job_name", sa.String(255), nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("first_run_id", sa.String(64), nullable=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("arguments", sa.JSON, nullable=False),
+        sa.Column("timeout_minutes", sa.Float, nullable=False),
+        sa.Column("started_at", sa.String(32), nullable=False),
+        sa.Column("finished_at", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("metrics", sa.JSON, nullable=False),
+        sa.Column("log_path", sa.Text, nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("child_pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+    )
+    op.create_index("ix_job_runs_job_name", "job_runs", ["job_name"])
+    op.create_table(
+        "job_bookmarks",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("job_name", sa.String(255), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("state", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("job_name", "version", name="uq_job_bookmarks_job_version"),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -149,6 +189,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "crawlers: classifiers, crawlers, crawl runs and their per-file decisions", _v2_crawlers
     ),
+    Migration(3, "jobs: job definitions, runs and attempts, bookmark versions", _v3_jobs),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -146,3 +146,45 @@ connections = sa.Table(
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("job_name", sa.String(255), nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("first_run_id", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("timeout_minutes", sa.Float, nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("log_path", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("child_pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+)
+
+job_bookmarks = sa.Table(
+    "job_bookmarks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("job_name", "version", name="uq_job_bookmarks_job_version"),
+)

@@ -19,6 +19,7 @@ from sparkglue.store import LATEST_VERSION, MetadataStore
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from sparkglue.jobs import JobService
     from sparkglue.spark import CatalogBinding
 
 __all__ = ["LAKE_BUCKETS", "Workspace"]
@@ -63,6 +64,7 @@ class Workspace:
         self._session: SparkSession | None = None
         self._binding: CatalogBinding | None = None
         self._crawlers: CrawlerService | None = None
+        self._jobs: JobService | None = None
 
     @classmethod
     def init(
@@ -143,6 +145,15 @@ class Workspace:
                 object_store=object_store if settings.s3_configured else None,
             )
         return self._crawlers
+
+    @property
+    def jobs(self) -> JobService:
+        """ETL jobs, their runs and bookmarks."""
+        if self._jobs is None:
+            from sparkglue.jobs import JobService
+
+            self._jobs = JobService(self.store, self.catalog, self.settings)
+        return self._jobs
 
     def spark(self) -> SparkSession:
         """The Spark session for the configured master, with this catalog's tables queryable."""

@@ -1,0 +1,303 @@
+"""What a job script uses besides PySpark: ``JobContext`` (Glue's GlueContext + Job, slimmed).
+
+``JobContext.from_argv(sys.argv)`` reads Glue's reserved arguments (``--JOB_NAME``,
+``--JOB_RUN_ID``, ``--job-bookmark-option``) and any ``--key value`` pairs, starts Spark for the
+workspace (``SPARKGLUE_WORKSPACE``) and makes catalog tables queryable by name.
+
+Bookmarks: with ``job-bookmark-enable`` (or ``-pause``), ``read_table`` reads only the files of
+the table that are new or changed since the last committed run, per ``transformation_ctx``. The
+runner commits the new state only when the run succeeds (and never on ``-pause``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from sparkglue.catalog import Column, DataCatalog, PartitionInput, TableInput
+from sparkglue.config import Settings
+from sparkglue.errors import EntityNotFound, InvalidInput
+from sparkglue.store import MetadataStore
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["BOOKMARK_IN_ENV", "RESULT_ENV", "JobContext", "parse_job_arguments"]
+
+BOOKMARK_IN_ENV = "SPARKGLUE_JOB_BOOKMARK_IN"  # committed bookmark state (JSON file) to read
+RESULT_ENV = "SPARKGLUE_JOB_RESULT"  # where commit() writes the new state and the metrics
+_BOOKMARK_FORMATS = ("csv", "json", "parquet", "orc")
+
+
+def parse_job_arguments(argv: Sequence[str]) -> dict[str, str]:
+    """``--key value`` pairs (and ``--key=value``) after the script name; a flag alone is
+    ``"true"``."""
+    args: dict[str, str] = {}
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item.startswith("--"):
+            key, eq, value = item.partition("=")
+            if eq:
+                args[key[2:]] = value
+            elif i + 1 < len(items) and not items[i + 1].startswith("--"):
+                args[key[2:]] = items[i + 1]
+                i += 1
+            else:
+                args[key[2:]] = "true"
+        i += 1
+    return args
+
+
+def _data_files(location: str) -> list[tuple[str, float, int]]:
+    """(path, mtime, size) of the data files under a folder, hidden ones skipped."""
+    root = Path(location)
+    if root.is_file():
+        st = root.stat()
+        return [(str(root), st.st_mtime, st.st_size)]
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for name in sorted(files):
+            if not name.startswith((".", "_")):
+                path = os.path.join(folder, name)  # noqa: PTH118
+                st = os.stat(path)  # noqa: PTH116
+                found.append((path, st.st_mtime, st.st_size))
+    return found
+
+
+def _observed_rows(observation: Any, wait: float = 2.0) -> int:
+    """The row count an observation saw; 0 when its plan never ran (``get`` would block)."""
+    import threading
+
+    box: list[int] = []
+
+    def read() -> None:
+        try:
+            box.append(int(observation.get.get("rows", 0)))
+        except Exception:
+            box.append(0)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    thread.join(wait)
+    return box[0] if box else 0
+
+
+class JobContext:
+    """The job's arguments, Spark session, catalog, bookmarks and metrics."""
+
+    def __init__(self, args: dict[str, str], settings: Settings | None = None) -> None:
+        self.args = args
+        self.name = args.get("JOB_NAME", "job")
+        self.run_id = args.get("JOB_RUN_ID")
+        self.bookmark_option = args.get("job-bookmark-option", "job-bookmark-disable")
+        self.settings = settings or Settings.resolve()
+        self.catalog = DataCatalog(
+            MetadataStore(self.settings.metadata_url),
+            lake_root=self.settings.lake_root,
+            allowed_roots=self.settings.allowed_roots,
+        )
+        self._committed: dict[str, Any] = {}
+        if self.bookmark_option != "job-bookmark-disable" and os.environ.get(BOOKMARK_IN_ENV):
+            self._committed = json.loads(Path(os.environ[BOOKMARK_IN_ENV]).read_text())
+        self._pending: dict[str, Any] = dict(self._committed)
+        self._observations: list[tuple[str, Any]] = []
+        self.metrics: dict[str, Any] = {"bytes_written": 0}
+        self._started = time.perf_counter()
+        from sparkglue.spark import attach_catalog, build_session
+
+        self.spark: SparkSession = build_session(self.settings)
+        attach_catalog(self.spark, self.catalog)
+        self.metrics["spark_application_id"] = self.spark.sparkContext.applicationId
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> JobContext:
+        """Read the arguments after the script name (``sys.argv``)."""
+        return cls(parse_job_arguments(argv[1:]))
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def read_table(self, database: str, table: str, *, transformation_ctx: str = "") -> DataFrame:
+        """A catalog table as a DataFrame; with bookmarks on and a ``transformation_ctx``, only
+        the files that are new or changed since the last committed run."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        use_bookmark = self.bookmark_option != "job-bookmark-disable" and transformation_ctx
+        if use_bookmark:
+            df = self._read_new_files(database, table, transformation_ctx)
+        else:
+            df = self.spark.table(f"`{database}`.`{table}`")
+        observation = Observation(f"read_{transformation_ctx or table}")
+        self._observations.append(("records_read", observation))
+        return df.observe(observation, F.count(F.lit(1)).alias("rows"))
+
+    def _read_new_files(self, database: str, name: str, ctx: str) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        from sparkglue.spark.registration import reader_for, reader_options
+
+        table = self.catalog.get_table(database, name)
+        fmt = reader_for(table)
+        if fmt not in _BOOKMARK_FORMATS:
+            raise InvalidInput(
+                f"job bookmarks on {table.full_name} need a csv, json, parquet or orc table, "
+                f"not {table.classification}; run the job with job-bookmark-disable"
+            )
+        if table.partition_keys:
+            places = [
+                (p.location or "", list(p.values))
+                for p in self.catalog.get_partitions(database, name)
+            ]
+        else:
+            places = [(table.location or "", [])]
+        seen: dict[str, float] = dict(self._committed.get(ctx, {}).get("files", {}))
+        state = dict(seen)
+        groups: list[tuple[list[str], list[str | None]]] = []
+        for location, values in places:
+            new = [p for p, mtime, _ in _data_files(location) if seen.get(p) != mtime]
+            for p, mtime, _ in _data_files(location):
+                state[p] = mtime
+            if new:
+                groups.append((new, values))
+        self._pending[ctx] = {"files": state, "table": table.full_name}
+        ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
+        frames = []
+        for files, values in groups:
+            df = self.spark.read.format(fmt).options(**reader_options(table, fmt)).schema(ddl)
+            frame = df.load(files)
+            for key, value in zip(table.partition_keys, values, strict=True):
+                frame = frame.withColumn(key.name, F.lit(value).cast(key.type))
+            frames.append(frame)
+        if not frames:
+            columns = [*table.columns, *table.partition_keys]
+            schema = ", ".join(f"`{c.name}` {c.type}" for c in columns)
+            return self.spark.createDataFrame([], schema)
+        result = frames[0]
+        for frame in frames[1:]:
+            result = result.unionByName(frame)
+        return result
+
+    # ---- transforms --------------------------------------------------------------------------
+
+    @staticmethod
+    def drop_null_fields(df: DataFrame) -> DataFrame:
+        """Drop the columns that are null in every row (Glue's DropNullFields)."""
+        from pyspark.sql import functions as F
+
+        counts = df.agg(*(F.count(F.col(f"`{c}`")).alias(c) for c in df.columns)).first()
+        empty = [c for c in df.columns if counts is None or counts[c] == 0]
+        return df.drop(*empty) if empty else df
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def write_table(
+        self,
+        df: DataFrame,
+        *,
+        database: str,
+        table: str,
+        path: str,
+        format: str = "parquet",
+        partition_by: Sequence[str] = (),
+        mode: str = "append",
+    ) -> None:
+        """Write ``df`` to ``path`` and create or update the catalog table and its partitions."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        location = self.catalog.resolve_location(path, what=f"target path '{path}'")
+        missing = [c for c in partition_by if c not in df.columns]
+        if missing:
+            raise InvalidInput(f"partition column '{missing[0]}' is not a column of the output")
+        before = (
+            {p: size for p, _, size in _data_files(location)} if Path(location).exists() else {}
+        )
+        observation = Observation(f"write_{table}")
+        self._observations.append(("records_written", observation))
+        out = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+        writer = out.write.format(format).mode(mode)
+        if format == "csv":
+            writer = writer.option("header", "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(location)
+        after = _data_files(location)
+        self.metrics["bytes_written"] += sum(s for p, _, s in after if before.get(p) != s)
+        self._register(df, database, table, location, format, list(partition_by))
+
+    def _register(
+        self,
+        df: DataFrame,
+        database: str,
+        name: str,
+        location: str,
+        fmt: str,
+        partition_by: list[str],
+    ) -> None:
+        types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        parameters = {"classification": fmt, "UPDATED_BY_JOB": self.name}
+        if fmt == "csv":
+            parameters["skip.header.line.count"] = "1"
+        table_input = TableInput(
+            name=name,
+            columns=[Column(name=c, type=types[c]) for c in df.columns if c not in partition_by],
+            partition_keys=[Column(name=c, type=types[c]) for c in partition_by],
+            location=location,
+            parameters=parameters,
+        )
+        try:
+            self.catalog.get_database(database)
+        except EntityNotFound:
+            from sparkglue.catalog import DatabaseInput
+
+            self.catalog.create_database(DatabaseInput(name=database))
+        try:
+            current = self.catalog.get_table(database, name)
+        except EntityNotFound:
+            current = None
+        if current is None:
+            self.catalog.create_table(database, table_input)
+        elif (
+            [(c.name, c.type) for c in current.columns]
+            != [(c.name, c.type) for c in table_input.columns]
+            or [c.name for c in current.partition_keys] != partition_by
+            or current.location != location
+        ):
+            self.catalog.update_table(database, table_input)
+        if partition_by:
+            found = []
+            for folder in sorted(Path(location).glob("/".join(["*"] * len(partition_by)))):
+                parts = folder.relative_to(location).parts
+                if folder.is_dir() and all("=" in p for p in parts):
+                    values = [unquote(p.split("=", 1)[1]) for p in parts]
+                    values_or_null = [
+                        None if v == "__HIVE_DEFAULT_PARTITION__" else v for v in values
+                    ]
+                    found.append(PartitionInput(values=values_or_null, location=str(folder)))
+            self.catalog.create_partitions(database, name, found, if_not_exists=True)
+        if self.spark.catalog.tableExists(f"{database}.{name}"):
+            self.spark.sql(f"REFRESH TABLE `{database}`.`{name}`")
+
+    # ---- the end -----------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Record the new bookmark state and the run's metrics for the runner (Glue's
+        ``job.commit()``); without a runner it only prints the metrics."""
+        for key, observation in self._observations:
+            self.metrics[key] = self.metrics.get(key, 0) + _observed_rows(observation)
+        self.metrics["seconds"] = round(time.perf_counter() - self._started, 3)
+        result = {"bookmark": self._pending, "metrics": self.metrics}
+        target = os.environ.get(RESULT_ENV)
+        if target:
+            tmp = Path(target + ".tmp")
+            tmp.write_text(json.dumps(result), encoding="utf-8")
+            tmp.replace(target)
+        print(f"job {self.name}: committed; metrics {json.dumps(self.metrics)}", flush=True)
