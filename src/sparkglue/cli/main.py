@@ -11,6 +11,7 @@ from sparkglue import __version__
 from sparkglue.cli.catalog import catalog
 from sparkglue.cli.common import CliState, console_for, output_option, parse_pairs, pass_state
 from sparkglue.cli.crawler import classifier, crawler
+from sparkglue.cli.jobs import job
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
 from sparkglue.workspace import Workspace, run_demo
@@ -97,6 +98,7 @@ def demo(state: CliState) -> None:
 cli.add_command(catalog)
 cli.add_command(classifier)
 cli.add_command(crawler)
+cli.add_command(job)
 
 
 def main(argv: list[str] | None = None) -> None:
