@@ -9,12 +9,10 @@ whose process died is found by the next process that reads runs and marked FAILE
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ from sparkglue.errors import (
     SparkGlueError,
 )
 from sparkglue.formats.objectstore import S3_SCHEMES, s3_key
-from sparkglue.store import MetadataStore, utc_now
+from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
 from sparkglue.store import schema as s
 
 __all__ = ["CrawlRun", "CrawlerRecord", "CrawlerRunning", "CrawlerService"]
@@ -99,20 +97,6 @@ class CrawlRun:
             "metrics": self.metrics,
             "log_path": self.log_path,
         }
-
-
-def _run_id() -> str:
-    return "cr_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CrawlerService:
@@ -312,7 +296,7 @@ class CrawlerService:
     def start_run(self, name: str) -> str:
         """Mark the crawler RUNNING and create its run record; the caller then executes it."""
         self.recover()
-        run_id = _run_id()
+        run_id = new_record_id("cr")
         log_path = self.logs_dir / f"{run_id}.log"
         with self.store.write() as conn:
             row = self._crawler_row(conn, name, lock=True)
@@ -482,7 +466,7 @@ class CrawlerService:
                     s.crawl_runs.c.state.in_(["RUNNING", "CANCELLING"]), s.crawl_runs.c.host == host
                 )
             ).all()
-        dead = [r for r in rows if r.pid is None or not _pid_alive(r.pid)]
+        dead = [r for r in rows if r.pid is None or not process_alive(r.pid)]
         for r in dead:
             with self.store.write() as conn:
                 conn.execute(

@@ -162,9 +162,9 @@ class JobContext:
         state = dict(seen)
         groups: list[tuple[list[str], list[str | None]]] = []
         for location, values in places:
-            new = [p for p, mtime, _ in _data_files(location) if seen.get(p) != mtime]
-            for p, mtime, _ in _data_files(location):
-                state[p] = mtime
+            listed = _data_files(location)
+            new = [p for p, mtime, _ in listed if seen.get(p) != mtime]
+            state.update((p, mtime) for p, mtime, _ in listed)
             if new:
                 groups.append((new, values))
         self._pending[ctx] = {"files": state, "table": table.full_name}

@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from sparkglue.jobs.specs import (
     resolve_arguments,
     worker_conf,
 )
-from sparkglue.store import MetadataStore, utc_now
+from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
 from sparkglue.store import schema as s
 
 __all__ = ["ConcurrentRunsExceeded", "JobRun", "JobService"]
@@ -74,20 +73,6 @@ class JobRun:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _run_id() -> str:
-    return "jr_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -251,7 +236,7 @@ class JobService:
             args = resolve_arguments(spec, dict(arguments or {}))
         except ValueError as exc:
             raise InvalidInput(f"job '{name}': {exc}") from None
-        run_id = _run_id()
+        run_id = new_record_id("jr")
         limit = spec.ExecutionProperty.MaxConcurrentRuns
         with self.store.write() as conn:
             conn.execute(  # a row lock on PostgreSQL; SQLite's write lock is already held
@@ -375,7 +360,7 @@ class JobService:
                     s.job_runs.c.pid.is_not(None),
                 )
             ).all()
-        dead = [r for r in rows if not _pid_alive(r.pid)]
+        dead = [r for r in rows if not process_alive(r.pid)]
         for r in dead:
             if r.child_pid:
                 _kill_group(r.child_pid, signal.SIGKILL)
@@ -401,7 +386,7 @@ class JobService:
             state = self._attempt(run, spec)
             if state != "FAILED" or run.attempt >= spec.MaxRetries:
                 return self.get_run(run.id, recover=False)
-            retry_id = _run_id()
+            retry_id = new_record_id("jr")
             with self.store.write() as conn:
                 conn.execute(
                     s.job_runs.insert().values(
@@ -451,8 +436,7 @@ class JobService:
         )
         if spec.SparkMaster:
             env["SPARKGLUE_SPARK_MASTER"] = spec.SparkMaster
-        conf = {**self.settings.spark_conf, **worker_conf(spec), "spark.app.name": spec.Name}
-        conf.pop("spark.app.name")
+        conf = {**self.settings.spark_conf, **worker_conf(spec)}
         env["SPARKGLUE_SPARK_APP_NAME"] = spec.Name
         if conf:
             env["SPARKGLUE_SPARK_CONF"] = json.dumps(conf)

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from sparkglue.store.engine import MetadataStore, utc_now
 from sparkglue.store.migrations import LATEST_VERSION
+from sparkglue.store.records import new_record_id, process_alive
 from sparkglue.store.schema import metadata
 
-__all__ = ["LATEST_VERSION", "MetadataStore", "metadata", "utc_now"]
+__all__ = [
+    "LATEST_VERSION",
+    "MetadataStore",
+    "metadata",
+    "new_record_id",
+    "process_alive",
+    "utc_now",
+]

@@ -1,0 +1,25 @@
+"""What every run record shares: readable, sortable ids, and whether its process still lives."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+
+__all__ = ["new_record_id", "process_alive"]
+
+
+def new_record_id(prefix: str) -> str:
+    """``cr_20261123T101500_ab12cd`` style: a prefix, the UTC second, six random hex digits."""
+    return f"{prefix}_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(3)}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host with ``pid`` exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
