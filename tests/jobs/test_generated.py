@@ -93,7 +93,14 @@ def test_a_generated_job_runs_and_bookmarks_make_it_incremental(workspace: Works
     _job(workspace, "clean", Filter="amount > 0", Dedupe=True)
     script = workspace.path / "scripts" / "clean.py"
     text = script.read_text()
-    assert "F.col('`event id`').cast('bigint').alias('event_id')" in text
+    assert 'F.col("`event id`").alias("event_id"),' in text  # same type: no cast
+    assert 'F.col("`amount`").try_cast("decimal(10,2)").alias("amount"),' in text
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--isolated", str(script)],
+        capture_output=True,
+        text=True,
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", str(script)],
         capture_output=True,

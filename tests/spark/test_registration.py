@@ -167,11 +167,11 @@ def test_a_failed_registration_leaves_no_table_behind(spark_workspace: Workspace
         TableInput(
             name="bad",
             columns=[Column(name="id", type="bigint")],
-            partition_keys=[Column(name="day", type="date")],
+            partition_keys=[Column(name="at", type="timestamp")],
             location="raw/bad",
             parameters={"classification": "csv"},
         ),
-        [PartitionInput(values=["not-a-date"])],
+        [PartitionInput(values=["not-a-time"])],
     )
     with pytest.raises(SparkError, match="table 'raw.bad' could not be registered in Spark"):
         spark_workspace.sql("SELECT * FROM raw.bad")

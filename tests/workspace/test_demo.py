@@ -10,7 +10,7 @@ import pytest
 from sparkglue.cli.main import main
 from sparkglue.config import Settings
 from sparkglue.errors import WorkspaceError
-from sparkglue.workspace import run_demo
+from sparkglue.workspace import Workspace, run_demo
 from sparkglue.workspace.demo import DEMO_MARKER
 
 pytestmark = pytest.mark.spark
@@ -25,6 +25,26 @@ EXPECTED = {  # Palmer penguins: observations per species and year
     ("Gentoo penguin (Pygoscelis papua)", "2007"): 34,
     ("Gentoo penguin (Pygoscelis papua)", "2008"): 46,
     ("Gentoo penguin (Pygoscelis papua)", "2009"): 44,
+}
+CURATED = {"Adelie": 151, "Chinstrap": 68, "Gentoo": 123}  # palmerpenguins' counts
+CURATED_TYPES = {
+    "study_name": "string",
+    "sample_number": "int",
+    "species": "string",
+    "region": "string",
+    "island": "string",
+    "stage": "string",
+    "individual_id": "string",
+    "clutch_completion": "boolean",
+    "date_egg": "date",
+    "culmen_length_mm": "double",
+    "culmen_depth_mm": "double",
+    "flipper_length_mm": "int",
+    "body_mass_g": "int",
+    "sex": "string",
+    "delta_15_n": "double",
+    "delta_13_c": "double",
+    "comments": "string",
 }
 
 
@@ -47,6 +67,38 @@ def test_demo_counts_species_per_year_and_cli_sees_344(
         ["catalog", "sql", "SELECT count(*) FROM raw.penguins", "-o", "json"]
     )  # exits only on error
     assert capsys.readouterr().out.strip() == '[{"count(1)": 344}]'
+
+    # the generated cleaning job ran in its own process and wrote curated.penguins
+    assert result.job_metrics["records_read"] == 344
+    assert result.job_metrics["records_written"] == 342  # two penguins were never measured
+    assert result.job_metrics["spark_application_id"]
+    assert {r["species"]: r["penguins"] for r in result.curated_summary} == CURATED
+    curated = result.workspace / "lake" / "curated" / "penguins"
+    assert sorted(p.name for p in curated.glob("year=*")) == ["year=2007", "year=2008", "year=2009"]
+    assert list(curated.glob("year=2008/*.parquet"))
+    assert not list((result.workspace / "lake" / "curated").glob("penguins/*.csv"))
+    ws = Workspace(settings=Settings.resolve(env={}, cwd=tmp_path))
+    table = ws.catalog.get_table("curated", "penguins")
+    types = {c.name: c.type for c in table.columns}
+    assert types == CURATED_TYPES
+    assert [(k.name, k.type) for k in table.partition_keys] == [("year", "int")]
+    assert sorted(p.values[0] for p in ws.catalog.get_partitions("curated", "penguins")) == [
+        "2007",
+        "2008",
+        "2009",
+    ]
+    assert table.classification == "parquet"
+    assert table.parameters["UPDATED_BY_CRAWLER"] == "curated_penguins"  # crawled after the job
+    script = ws.jobs.script_path(ws.jobs.get_job("penguins_curated"))
+    assert "job.write_table(" in script.read_text()
+    ws.close()
+    rows = spark_session.sql(
+        "SELECT species, sex, count(*) AS n FROM curated.penguins "
+        "WHERE year = 2009 GROUP BY species, sex ORDER BY species, sex"
+    ).collect()
+    assert {r["species"] for r in rows} == {"Adelie", "Chinstrap", "Gentoo"}
+    assert {r["sex"] for r in rows} <= {"female", "male", None}
+    assert sum(r["n"] for r in rows) == 119
 
     # the demo recreates its own workspace on a second run
     again = run_demo(Settings.resolve(env={}, cwd=tmp_path))

@@ -17,7 +17,7 @@ from sparkglue.catalog.models import (
     TableSpec,
     TableVersion,
 )
-from sparkglue.catalog.service import DataCatalog, split_table_name
+from sparkglue.catalog.service import DataCatalog, canonical_partition_value, split_table_name
 from sparkglue.catalog.specs import (
     load_spec,
     load_spec_file,
@@ -44,6 +44,7 @@ __all__ = [
     "TableInput",
     "TableSpec",
     "TableVersion",
+    "canonical_partition_value",
     "compile_filter",
     "load_spec",
     "load_spec_file",

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -704,27 +705,36 @@ class DataCatalog:
         return int(row.id)
 
 
+def canonical_partition_value(type_text: str, value: str) -> str:
+    """A partition value in its one spelling for a key of type ``type_text`` (``01`` and ``1``
+    are the same int partition; Spark would keep just one); ValueError when it is not one."""
+    kind = parse_type(type_text).name
+    if kind in ("tinyint", "smallint", "int", "bigint"):
+        return str(int(value))
+    if kind in ("float", "double"):
+        return repr(float(value))
+    if kind == "decimal":
+        float(value)
+    if kind == "date":
+        date.fromisoformat(value)
+    if kind == "boolean" and value.lower() not in ("true", "false"):
+        raise ValueError(value)
+    return value
+
+
 def _canonical_value(full_name: str, key: str, type_text: str, value: str) -> str:
-    """Check a partition value against its key's type and spell numbers one way only
-    (``01`` and ``1`` are the same int partition; Spark would keep just one of them)."""
+    """Check a partition value against its key's type; see :func:`canonical_partition_value`."""
     if value == "":
         raise InvalidInput(
             f"partition value for key '{key}' of '{full_name}' is empty; use null for a "
             "missing value"
         )
-    kind = parse_type(type_text).name
     try:
-        if kind in ("tinyint", "smallint", "int", "bigint"):
-            return str(int(value))
-        if kind in ("float", "double"):
-            return repr(float(value))
-        if kind == "decimal":
-            float(value)
+        return canonical_partition_value(type_text, value)
     except ValueError:
         raise InvalidInput(
             f"partition value '{value}' for key '{key}' of '{full_name}' is not a {type_text}"
         ) from None
-    return value
 
 
 def _show_values(table: TableInput, values: Sequence[str | None]) -> str:

@@ -8,7 +8,14 @@ import json
 import time
 from typing import Any
 
-from sparkglue.catalog import Column, DataCatalog, PartitionInput, Table, TableInput
+from sparkglue.catalog import (
+    Column,
+    DataCatalog,
+    PartitionInput,
+    Table,
+    TableInput,
+    canonical_partition_value,
+)
 from sparkglue.crawler.engine import TablePlan
 from sparkglue.crawler.specs import CrawlerSpec, SchemaChangePolicySpec
 
@@ -195,19 +202,24 @@ class CatalogSync:
     ) -> None:
         update_behavior, delete_behavior = policy.UpdateBehavior, policy.DeleteBehavior
         name = table_input.name
+        current = existing.get(name)
+        values: list[list[str | None]] = (
+            [list(p.values) for p in plan.partitions] if plan is not None else []
+        )
+        if current is not None:
+            table_input, values = _keep_key_types(current, table_input, values, log)
         partitions = (
             []
             if plan is None
             else [
                 PartitionInput(
-                    values=p.values,
+                    values=v,
                     location=p.location,
                     parameters={**plan.statistics(p.files), "classification": plan.classification},
                 )
-                for p in plan.partitions
+                for p, v in zip(plan.partitions, values, strict=True)
             ]
         )
-        current = existing.get(name)
         if current is None:
             self.catalog.create_table(db, table_input, partitions)
             metrics["TablesCreated"] += 1
@@ -263,6 +275,32 @@ class CatalogSync:
             log.append(f"{db}.{name}: {len(gone)} vanished partition(s) kept ({delete_behavior})")
         if added:
             log.append(f"{db}.{name}: {added} partition(s) added")
+
+
+def _keep_key_types(
+    current: Table, table_input: TableInput, values: list[list[str | None]], log: list[str]
+) -> tuple[TableInput, list[list[str | None]]]:
+    """Keep the typed partition keys of an existing table (a job may register ``year`` as
+    int) when every crawled folder value is a value of that type: a crawler reads keys from
+    folder names, so it only knows them as strings."""
+    old, new = current.partition_keys, table_input.partition_keys
+    if [k.name for k in old] != [k.name for k in new] or all(
+        a.type == b.type for a, b in zip(old, new, strict=True)
+    ):
+        return table_input, values
+    try:
+        kept = [
+            [
+                None if v is None else canonical_partition_value(key.type, v)
+                for key, v in zip(old, row, strict=True)
+            ]
+            for row in values
+        ]
+    except ValueError:
+        return table_input, values
+    typed = ", ".join(f"{k.name} {k.type}" for k in old if k.type != "string")
+    log.append(f"{current.full_name}: partition key types kept ({typed}); every folder fits")
+    return table_input.model_copy(update={"partition_keys": list(old)}), kept
 
 
 def _safe_columns(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 __all__ = [
     "PENGUINS_COLUMNS",
     "RawBucket",
+    "penguins_curated_job_file",
     "penguins_raw_text",
     "write_penguins_raw_bucket",
 ]
@@ -26,6 +27,11 @@ PENGUINS_COLUMNS = 17
 def penguins_raw_text() -> str:
     """The raw CSV as shipped (header + 344 rows)."""
     return resources.files(__name__).joinpath("penguins_raw.csv").read_text(encoding="utf-8")
+
+
+def penguins_curated_job_file() -> Path:
+    """The demo's job spec: clean the raw penguins into ``curated.penguins``."""
+    return Path(str(resources.files(__name__).joinpath("penguins_curated.job.yaml")))
 
 
 @dataclass(frozen=True)

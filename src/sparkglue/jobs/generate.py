@@ -7,15 +7,34 @@ and its partitions in the catalog, and commit. Users may edit it freely.
 
 from __future__ import annotations
 
+import json
+
 from sparkglue.jobs.mapping import Mapping
 from sparkglue.jobs.specs import GeneratedSpec, check_database_table
 
 __all__ = ["generate_script"]
 
 
+def _q(text: str) -> str:
+    """A double-quoted Python string literal (what ruff format would write)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(_q(item) for item in items) + "]"
+
+
 def _column(path: str) -> str:
     """A Spark column reference for a column or nested path, quoted where needed."""
     return ".".join(f"`{part.replace('`', '``')}`" for part in path.split("."))
+
+
+def _sql_call(sql: str) -> list[str]:
+    """``mapped = spark.sql(...)``, the query as a block of lines when it spans several."""
+    text = sql.strip("\n")
+    if "\n" not in text or '"""' in text or "\\" in text or text.endswith('"'):
+        return [f"mapped = spark.sql({_q(sql)})"]
+    return ["mapped = spark.sql(", '    """', *text.splitlines(), '"""', ")"]
 
 
 def generate_script(name: str, spec: GeneratedSpec, mappings: list[Mapping]) -> str:
@@ -38,39 +57,39 @@ def generate_script(name: str, spec: GeneratedSpec, mappings: list[Mapping]) -> 
         "spark = job.spark",
         "",
         f"# Source: the catalog table {spec.Source}; transformation_ctx keys its job bookmark.",
-        f'source = job.read_table({src_db!r}, {src_table!r}, transformation_ctx="source")',
+        f'source = job.read_table({_q(src_db)}, {_q(src_table)}, transformation_ctx="source")',
     ]
     if spec.Join is not None:
         join_db, join_table = check_database_table(spec.Join.Table)
         out += [
             "",
             f"# Join with {spec.Join.Table} on {', '.join(spec.Join.On)} ({spec.Join.How}).",
-            f'other = job.read_table({join_db!r}, {join_table!r}, transformation_ctx="join")',
-            f"source = source.join(other, on={list(spec.Join.On)!r}, how={spec.Join.How!r})",
+            f'other = job.read_table({_q(join_db)}, {_q(join_table)}, transformation_ctx="join")',
+            f"source = source.join(other, on={_list(spec.Join.On)}, how={_q(spec.Join.How)})",
         ]
     if spec.Filter:
         out += [
             "",
             "# Filter (a Spark SQL condition on source columns).",
-            f"source = source.where({spec.Filter!r})",
+            f"source = source.where({_q(spec.Filter)})",
         ]
-    out += ["", "# Column mappings: source column (type) -> target column (type)."]
+    out += [
+        "",
+        "# Column mappings (Glue's ApplyMapping): a value that does not fit its new type",
+        "# becomes null.",
+    ]
     out.append("mapped = source.select(")
     for m in mappings:
-        # A value that does not fit the new type becomes null (Glue's ApplyMapping), even
-        # under Spark's ANSI mode, where a plain cast would fail the job.
-        cast = "cast" if m.source_type == m.target_type else "try_cast"
-        out.append(
-            f"    F.col({_column(m.source)!r}).{cast}({m.target_type!r}).alias({m.target!r}),"
-            f"  # {m.source_type}"
-        )
+        # try_cast, not cast: under Spark's ANSI mode a plain cast fails the job instead.
+        cast = "" if m.source_type == m.target_type else f".try_cast({_q(m.target_type)})"
+        out.append(f"    F.col({_q(_column(m.source))}){cast}.alias({_q(m.target)}),")
     out.append(")")
     if spec.Sql:
         out += [
             "",
             "# SQL transform: the mapped rows are the view `mapped`.",
             'mapped.createOrReplaceTempView("mapped")',
-            f"mapped = spark.sql({spec.Sql!r})",
+            *_sql_call(spec.Sql),
         ]
     if spec.DropNullFields:
         out += [
@@ -86,12 +105,12 @@ def generate_script(name: str, spec: GeneratedSpec, mappings: list[Mapping]) -> 
         f"# Target: {spec.Format} files at {path}, registered as {spec.Target}.",
         "job.write_table(",
         "    mapped,",
-        f"    database={dst_db!r},",
-        f"    table={dst_table!r},",
-        f"    path={path!r},",
-        f"    format={spec.Format!r},",
-        f"    partition_by={list(spec.PartitionBy)!r},",
-        f"    mode={spec.WriteMode!r},",
+        f"    database={_q(dst_db)},",
+        f"    table={_q(dst_table)},",
+        f"    path={_q(path)},",
+        f"    format={_q(spec.Format)},",
+        f"    partition_by={_list(spec.PartitionBy)},",
+        f"    mode={_q(spec.WriteMode)},",
         ")",
         "job.commit()",
         "",

@@ -16,10 +16,10 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
-from sparkglue.catalog import Column, DataCatalog, PartitionInput, TableInput
+from sparkglue.catalog import Column, DataCatalog, PartitionInput, Table, TableInput
 from sparkglue.config import Settings
 from sparkglue.errors import EntityNotFound, InvalidInput
 from sparkglue.store import MetadataStore
@@ -27,7 +27,7 @@ from sparkglue.store import MetadataStore
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BOOKMARK_IN_ENV", "RESULT_ENV", "JobContext", "parse_job_arguments"]
+__all__ = ["BOOKMARK_IN_ENV", "RESULT_ENV", "JdbcSource", "JobContext", "parse_job_arguments"]
 
 BOOKMARK_IN_ENV = "SPARKGLUE_JOB_BOOKMARK_IN"  # committed bookmark state (JSON file) to read
 RESULT_ENV = "SPARKGLUE_JOB_RESULT"  # where commit() writes the new state and the metrics
@@ -72,6 +72,26 @@ def _data_files(location: str) -> list[tuple[str, float, int]]:
     return found
 
 
+def _task_records(spark: SparkSession) -> dict[str, int]:
+    """Records read from sources and written to sinks by all stages so far (Spark's task
+    metrics, as its UI shows them); empty when Spark does not tell."""
+    context: Any = spark.sparkContext
+    jvm: Any = context._jvm
+    try:
+        store = context._jsc.sc().statusStore()
+        no_quantiles = context._gateway.new_array(jvm.double, 0)
+        stages = store.stageList(None, False, False, no_quantiles, jvm.java.util.ArrayList())
+        read = written = 0
+        for i in range(stages.size()):
+            stage = stages.apply(i)
+            read += int(stage.inputRecords())
+            written += int(stage.outputRecords())
+    except Exception as exc:  # a Spark whose status store differs: no record counts
+        print(f"records read/written unknown: {type(exc).__name__}", flush=True)
+        return {}
+    return {"records_read": read, "records_written": written}
+
+
 def _observed_rows(observation: Any, wait: float = 2.0) -> int:
     """The row count an observation saw; 0 when its plan never ran (``get`` would block)."""
     import threading
@@ -88,6 +108,130 @@ def _observed_rows(observation: Any, wait: float = 2.0) -> int:
     thread.start()
     thread.join(wait)
     return box[0] if box else 0
+
+
+_JDBC_DRIVERS = {
+    "postgresql": "org.postgresql.Driver",
+    "mysql": "org.mariadb.jdbc.Driver",
+    "mariadb": "org.mariadb.jdbc.Driver",
+    "sqlite": "org.sqlite.JDBC",
+}
+
+
+class JdbcSource:
+    """A catalog table crawled from a JDBC connection, read with Spark's JDBC source (the
+    driver jar must be on Spark's class path; the OS packages install them)."""
+
+    def __init__(self, catalog: DataCatalog, table: Table) -> None:
+        self.table = table
+        self.connection = catalog.get_connection(table.parameters["connectionName"])
+        self.password = DataCatalog.resolve_password(self.connection)
+        url = self.connection.jdbc_url
+        self.kind = url.split(":", 2)[1].lower()
+        parts = table.parameters.get("jdbcTable", table.name).split(".")
+        if self.kind == "postgresql":
+            parts = parts[1:] if len(parts) == 3 else parts  # the URL names the database
+        elif self.kind == "sqlite":
+            parts = parts[-1:]
+        self.relation = ".".join(self.quote(p) for p in parts)
+
+    def quote(self, name: str) -> str:
+        if self.kind in ("mysql", "mariadb"):
+            return "`" + name.replace("`", "``") + "`"
+        return '"' + name.replace('"', '""') + '"'
+
+    @staticmethod
+    def literal(value: Any) -> str:
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def range_condition(
+        self, keys: Sequence[str], *, after: list[Any] | None, upto: list[Any] | None
+    ) -> str:
+        """Rows whose key tuple is > ``after`` and <= ``upto`` (either may be None)."""
+
+        def compare(values: list[Any], strict: str, last: str) -> str:
+            # (k1, k2) > (v1, v2) spelled out: k1 > v1 OR (k1 = v1 AND k2 > v2)
+            ors = []
+            for i in range(len(keys)):
+                ands = [f"{self.quote(keys[j])} = {self.literal(values[j])}" for j in range(i)]
+                op = last if i == len(keys) - 1 else strict
+                ands.append(f"{self.quote(keys[i])} {op} {self.literal(values[i])}")
+                ors.append("(" + " AND ".join(ands) + ")")
+            return "(" + " OR ".join(ors) + ")"
+
+        parts = []
+        if after is not None:
+            parts.append(compare(after, ">", ">"))
+        if upto is not None:
+            parts.append(compare(upto, "<", "<="))
+        return " AND ".join(parts) or "1 = 1"
+
+    def _reader(self, spark: SparkSession, query: str) -> Any:
+        reader = (
+            spark.read.format("jdbc").option("url", self.connection.jdbc_url).option("query", query)
+        )
+        driver = _JDBC_DRIVERS.get(self.kind)
+        if driver:  # named, as DriverManager does not see jars added to a running JVM
+            reader = reader.option("driver", driver)
+        if self.connection.username:
+            reader = reader.option("user", self.connection.username)
+        if self.password is not None:
+            reader = reader.option("password", self.password)
+        return reader
+
+    def read(self, spark: SparkSession, where: str | None = None) -> DataFrame:
+        query = f"SELECT * FROM {self.relation}" + (f" WHERE {where}" if where else "")
+        try:
+            return cast("DataFrame", self._reader(spark, query).load())
+        except Exception as exc:
+            raise InvalidInput(self._error(exc)) from None
+
+    def newest(
+        self, spark: SparkSession, keys: Sequence[str], *, after: list[Any] | None
+    ) -> list[Any] | None:
+        """The largest key tuple past ``after``, None when there is none."""
+        order = ", ".join(f"{self.quote(k)} DESC" for k in keys)
+        where = f" WHERE {self.range_condition(keys, after=after, upto=None)}" if after else ""
+        query = (
+            f"SELECT {', '.join(self.quote(k) for k in keys)} FROM {self.relation}{where} "
+            f"ORDER BY {order} LIMIT 1"
+        )
+        try:
+            rows = self._reader(spark, query).load().collect()
+        except Exception as exc:
+            raise InvalidInput(self._error(exc)) from None
+        if not rows:
+            return None
+        return [_json_value(v) for v in rows[0]]
+
+    def _error(self, exc: Exception) -> str:
+        text = str(exc)
+        if "No suitable driver" in text or "ClassNotFoundException" in text:
+            return (
+                f"Spark has no JDBC driver for {self.connection.jdbc_url.split('//')[0]} (table "
+                f"{self.table.full_name}); install the OS package (Debian/Ubuntu: "
+                "libpostgresql-jdbc-java, libmariadb-java or libxerial-sqlite-jdbc-java) or add "
+                "the driver jar to spark.jars"
+            )
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return f"cannot read {self.table.full_name} over JDBC: {first}"
+
+
+def _json_value(value: Any) -> Any:
+    """A key value as JSON keeps it: numbers as numbers, everything else as its text."""
+    from decimal import Decimal
+
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
 
 
 class JobContext:
@@ -116,6 +260,10 @@ class JobContext:
         self.spark: SparkSession = build_session(self.settings)
         attach_catalog(self.spark, self.catalog)
         self.metrics["spark_application_id"] = self.spark.sparkContext.applicationId
+        # Records read and written come from Spark's task metrics (what its UI shows); through
+        # Spark Connect, where the driver's status store is out of reach, from observations.
+        self._probe_rows = 0  # rows read to find where a JDBC bookmark ends
+        self._task_metrics = not self.settings.spark_master.startswith("sc://")
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> JobContext:
@@ -124,17 +272,31 @@ class JobContext:
 
     # ---- reading -----------------------------------------------------------------------------
 
-    def read_table(self, database: str, table: str, *, transformation_ctx: str = "") -> DataFrame:
+    def read_table(
+        self,
+        database: str,
+        table: str,
+        *,
+        transformation_ctx: str = "",
+        bookmark_keys: Sequence[str] | None = None,
+    ) -> DataFrame:
         """A catalog table as a DataFrame; with bookmarks on and a ``transformation_ctx``, only
-        the files that are new or changed since the last committed run."""
+        what is new since the last committed run: for files, the files new or changed; for a
+        JDBC table (crawled from a connection), the rows whose ``bookmark_keys`` (default: the
+        primary key; values must only grow) are past the last run's largest."""
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
-        use_bookmark = self.bookmark_option != "job-bookmark-disable" and transformation_ctx
-        if use_bookmark:
+        use_bookmark = bool(self.bookmark_option != "job-bookmark-disable" and transformation_ctx)
+        found = self.catalog.get_table(database, table)
+        if "connectionName" in found.parameters:
+            df = self._read_jdbc(found, transformation_ctx if use_bookmark else "", bookmark_keys)
+        elif use_bookmark:
             df = self._read_new_files(database, table, transformation_ctx)
         else:
             df = self.spark.table(f"`{database}`.`{table}`")
+        if self._task_metrics:
+            return df  # Spark's own task metrics count the records read
         observation = Observation(f"read_{transformation_ctx or table}")
         self._observations.append(("records_read", observation))
         return df.observe(observation, F.count(F.lit(1)).alias("rows"))
@@ -185,6 +347,43 @@ class JobContext:
             result = result.unionByName(frame)
         return result
 
+    def _read_jdbc(self, table: Table, ctx: str, keys: Sequence[str] | None) -> DataFrame:
+        """Read a JDBC table through Spark's JDBC source; with ``ctx``, only the rows past the
+        bookmark, up to the largest key seen when the run started (later rows: next run)."""
+        source = JdbcSource(self.catalog, table)
+        if not ctx:
+            return source.read(self.spark)
+        if keys is None:
+            keys = [k for k in table.parameters.get("primaryKeys", "").split(",") if k]
+        if not keys:
+            raise InvalidInput(
+                f"job bookmarks on {table.full_name} need bookmark keys and the table has no "
+                "primary key; pass bookmark_keys=[...] to read_table (columns whose values only "
+                "grow) or run the job with job-bookmark-disable"
+            )
+        columns = {c.name.lower(): c.name for c in table.columns}
+        unknown = [k for k in keys if k.lower() not in columns]
+        if unknown:
+            raise InvalidInput(f"bookmark key '{unknown[0]}' is not a column of {table.full_name}")
+        keys = [columns[k.lower()] for k in keys]
+        committed = self._committed.get(ctx, {}).get("jdbc", {})
+        if committed and committed.get("keys") != keys:
+            raise InvalidInput(
+                f"the bookmark of '{ctx}' is on keys {committed.get('keys')}, not {keys}; reset "
+                f"it with `sparkglue job bookmark reset {self.name}`"
+            )
+        last = committed.get("last")
+        newest = source.newest(self.spark, keys, after=last)
+        self._probe_rows += 0 if newest is None else 1  # not the job's records
+        if newest is None:  # nothing new (the bookmark stays): no rows, the table's columns
+            return source.read(self.spark, where="1 = 0")
+        self._pending[ctx] = {
+            "jdbc": {"keys": keys, "last": newest},
+            "table": table.full_name,
+        }
+        condition = source.range_condition(keys, after=last, upto=newest)
+        return source.read(self.spark, where=condition)
+
     # ---- transforms --------------------------------------------------------------------------
 
     @staticmethod
@@ -220,9 +419,11 @@ class JobContext:
         before = (
             {p: size for p, _, size in _data_files(location)} if Path(location).exists() else {}
         )
-        observation = Observation(f"write_{table}")
-        self._observations.append(("records_written", observation))
-        out = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+        out = df
+        if not self._task_metrics:
+            observation = Observation(f"write_{table}")
+            self._observations.append(("records_written", observation))
+            out = df.observe(observation, F.count(F.lit(1)).alias("rows"))
         writer = out.write.format(format).mode(mode)
         if format == "csv":
             writer = writer.option("header", "true")
@@ -291,6 +492,10 @@ class JobContext:
     def commit(self) -> None:
         """Record the new bookmark state and the run's metrics for the runner (Glue's
         ``job.commit()``); without a runner it only prints the metrics."""
+        if self._task_metrics:
+            self.metrics.update(_task_records(self.spark))
+            if "records_read" in self.metrics:
+                self.metrics["records_read"] -= self._probe_rows
         for key, observation in self._observations:
             self.metrics[key] = self.metrics.get(key, 0) + _observed_rows(observation)
         self.metrics["seconds"] = round(time.perf_counter() - self._started, 3)

@@ -158,6 +158,8 @@ class JobService:
 
     def create_job(self, spec: JobSpec, *, overwrite_script: bool = False) -> JobSpec:
         """Create a job; a generated one gets its script written into ``scripts/``."""
+        if any(j.Name == spec.Name for j in self.list_jobs()):
+            raise AlreadyExists(f"job '{spec.Name}' already exists")
         script = self._check(spec)
         path = self.script_path(spec)
         if script is not None and path.exists() and not overwrite_script:
@@ -414,9 +416,19 @@ class JobService:
             return [sys.executable, script, *tail]
         import pyspark
 
+        from sparkglue.spark.session import session_conf
+
         submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
         master = spec.SparkMaster or self.settings.spark_master
-        return [submit, "--master", master, "--name", spec.Name, script, *tail]
+        # What must be in place before the driver's JVM starts (the script's session sets
+        # the rest): the JDBC drivers and other jars on its class path, and the quiet log.
+        conf = session_conf(self.settings)
+        options = []
+        if conf.get("spark.jars"):
+            options += ["--jars", conf["spark.jars"]]
+        if conf.get("spark.driver.extraJavaOptions"):
+            options += ["--driver-java-options", conf["spark.driver.extraJavaOptions"]]
+        return [submit, "--master", master, "--name", spec.Name, *options, script, *tail]
 
     def _attempt(self, run: JobRun, spec: JobSpec) -> str:
         log = Path(run.log_path or self.logs_dir / f"{run.id}.log")
@@ -546,7 +558,7 @@ class JobService:
                 "version": r.version,
                 "run_id": r.run_id,
                 "created_at": r.created_at,
-                "contexts": {ctx: len(v.get("files", {})) for ctx, v in dict(r.state).items()},
+                "contexts": {ctx: _bookmark_summary(v) for ctx, v in dict(r.state).items()},
             }
             for r in rows
         ]
@@ -591,6 +603,14 @@ class JobService:
                 )
             )
         return int(version) - 1
+
+
+def _bookmark_summary(state: dict[str, Any]) -> str:
+    """What one transformation_ctx has processed: files, or rows up to a key."""
+    if "jdbc" in state:
+        keys, last = state["jdbc"].get("keys", []), state["jdbc"].get("last", [])
+        return "rows up to " + ", ".join(f"{k}={v}" for k, v in zip(keys, last, strict=False))
+    return f"{len(state.get('files', {}))} files"
 
 
 def _run(row: Any) -> JobRun:

@@ -220,7 +220,6 @@ class CatalogBinding:
     def __init__(self, session: SparkSession, catalog: DataCatalog) -> None:
         self.session = session
         self.catalog = catalog
-        _register_python_source(session)
         self.registered: set[tuple[str, str]] = set()
         self._created_databases: set[str] = set()
         self._raw_sql: Callable[..., DataFrame] = type(session).sql.__get__(session)
@@ -248,6 +247,8 @@ class CatalogBinding:
             return False
         partitions = self.catalog.get_partitions(database, name) if table.partition_keys else []
         statements = spark_table_ddl(table, partitions)
+        if any(s.endswith("USING sparkglue_files") for s in statements):
+            _register_python_source(self.session)  # costs a Python worker: only when needed
         drop = f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}"
         statements.insert(1, drop)
         if not self.session.catalog.databaseExists(database):
@@ -319,12 +320,16 @@ class CatalogBinding:
 
 
 def _register_python_source(session: SparkSession) -> None:
+    """Register ``sparkglue_files`` in ``session`` once."""
+    if getattr(session, "_sparkglue_files", False):
+        return
     from sparkglue.spark.pysource import SparkGlueFiles
 
     try:
         session.dataSource.register(SparkGlueFiles)
     except Exception:  # a session kind without Python data sources: those tables fail clearly
         return
+    session._sparkglue_files = True  # type: ignore[attr-defined]
 
 
 def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBinding:

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sparkglue.config import Settings
@@ -20,6 +21,24 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = ["build_session", "check_prerequisites", "session_conf"]
+
+
+# JDBC drivers as the OS packages install them (Debian/Ubuntu: libpostgresql-jdbc-java,
+# libmariadb-java, libxerial-sqlite-jdbc-java); Spark ships none.
+JDBC_DRIVER_DIRS = ("/usr/share/java",)
+JDBC_DRIVER_JARS = ("postgresql.jar", "mariadb-java-client.jar", "sqlite-jdbc.jar")
+
+
+def jdbc_driver_jars(dirs: tuple[str, ...] = JDBC_DRIVER_DIRS) -> list[str]:
+    """The JDBC driver jars installed by the OS packages, to put on Spark's class path."""
+    found = []
+    for name in JDBC_DRIVER_JARS:
+        for folder in dirs:
+            path = Path(folder) / name
+            if path.is_file():
+                found.append(str(path.resolve()))
+                break
+    return found
 
 
 def session_conf(settings: Settings) -> dict[str, str]:
@@ -44,9 +63,13 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # Small data on few cores: 200 shuffle partitions cost more than they save.
         conf["spark.sql.shuffle.partitions"] = str(max(4, 2 * (os.cpu_count() or 2)))
         conf["spark.ui.enabled"] = "false"
+    drivers = jdbc_driver_jars()
+    if drivers:
+        conf["spark.jars"] = ",".join(drivers)
     for key, value in settings.spark_conf.items():
-        if key == "spark.driver.extraJavaOptions" and key in conf:
-            conf[key] = f"{conf[key]} {value}"
+        if key in ("spark.driver.extraJavaOptions", "spark.jars") and key in conf:
+            separator = " " if key == "spark.driver.extraJavaOptions" else ","
+            conf[key] = f"{conf[key]}{separator}{value}"
         else:
             conf[key] = value
     return conf

@@ -1,0 +1,274 @@
+"""ETL job benchmark: a generated job vs the same transformation hand-written in PySpark.
+
+Generates ROWS rows of raw events (Parquet, text-typed columns, DAYS Hive partitions ``day=…``),
+crawls them into the catalog, then measures in one run, alternating ROUNDS times:
+
+- the generated job (``sparkglue job create --source … --mapping …``) run through the runner:
+  from ``start_run`` to SUCCEEDED, including its spark-submit, the catalog registration of the
+  target and its partitions, and the run's metrics;
+- the same generated script run directly under spark-submit, as the peer is;
+- a hand-written plain PySpark DataFrame script doing the same (read the folder, filter, cast,
+  write Parquet partitioned by day) under spark-submit with the same master: process wall time.
+
+And the time from ``job run`` to SUCCEEDED for a trivial job (glueetl and pythonshell), which is
+mostly JVM and Spark start.
+
+Usage: .venv/bin/python bench/jobs.py [--rows 10000000] [--days 10] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GENERATE = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+spark = SparkSession.builder.master("local[*]").config("spark.ui.enabled", "false").getOrCreate()
+rows, days, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+countries = F.array(*[F.lit(c) for c in ["DE", "FR", "US", "JP", "BR", "XX", "IN", "NG"]])
+(spark.range(rows)
+ .select(
+     F.col("id"),
+     F.concat(F.lit("user"), (F.col("id") * 7919 % 100000).cast("string")).alias("user"),
+     F.when(F.col("id") % 97 == 0, F.lit("n/a"))
+      .otherwise(F.format_number((F.col("id") * 31 % 100000) / 100.0, 2)).alias("amount"),
+     F.date_format(F.timestamp_seconds(F.lit(1790000000) + F.col("id") % 864000),
+                   "yyyy-MM-dd HH:mm:ss").alias("ts"),
+     F.element_at(countries, (F.col("id") % 8 + 1).cast("int")).alias("country"),
+     F.lpad((F.col("id") % days).cast("string"), 2, "0").alias("day"))
+ .write.partitionBy("day").parquet(out))
+"""
+
+HAND_WRITTEN = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+spark = SparkSession.builder.appName("hand-written").getOrCreate()
+source, target = sys.argv[1], sys.argv[2]
+df = spark.read.parquet(source)
+out = df.where("country <> 'XX'").select(
+    F.col("id").alias("event_id"),
+    F.col("user").alias("user_name"),
+    F.col("amount").try_cast("decimal(12,2)").alias("amount"),
+    F.col("ts").try_cast("timestamp").alias("ts"),
+    F.col("country").alias("country"),
+    F.col("day").try_cast("int").alias("day"),
+)
+out.write.mode("overwrite").partitionBy("day").parquet(target)
+"""
+
+TRIVIAL = """
+import sys
+from sparkglue.jobs.runtime import JobContext
+job = JobContext.from_argv(sys.argv)
+job.spark.range(1).count()
+job.commit()
+"""
+
+SHELL = """
+print("hello from a python shell job")
+"""
+
+MAPPINGS = [
+    "id:bigint->event_id:bigint",
+    "user:string->user_name:string",
+    "amount:string->amount:decimal(12,2)",
+    "ts:string->ts:timestamp",
+    "country:string->country:string",
+    "day:string->day:int",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    from sparkglue import Settings, Workspace
+    from sparkglue.catalog import DatabaseInput
+    from sparkglue.crawler import CrawlerSpec
+    from sparkglue.jobs import JobSpec
+
+    work = Path(tempfile.mkdtemp(prefix="sparkglue-jobs-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKGLUE_")}
+    env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    import pyspark
+
+    submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+    try:
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, Spark {pyspark.__version__}",
+            flush=True,
+        )
+        ws = Workspace.init(settings=Settings.resolve(work / "ws", env={}))
+        source = ws.settings.lake_root / "raw" / "events"
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", GENERATE, str(args.rows), str(args.days), str(source)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        size = sum(f.stat().st_size for f in source.rglob("*.parquet"))
+        print(
+            f"generated {args.rows:,} rows in {args.days} partitions, {size / 2**20:.0f} MB of "
+            f"Parquet, in {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+        ws.catalog.create_database(DatabaseInput(name="raw"))
+        ws.crawlers.create_crawler(
+            CrawlerSpec.model_validate(
+                {
+                    "Name": "events",
+                    "DatabaseName": "raw",
+                    "Targets": {"S3Targets": [{"Path": "raw/events"}]},
+                }
+            )
+        )
+        crawl = ws.crawlers.run("events")
+        assert crawl.state == "SUCCEEDED", crawl.error_message
+        ws.jobs.create_job(
+            JobSpec.model_validate(
+                {
+                    "Name": "clean_events",
+                    "Command": {"ScriptLocation": "scripts/clean_events.py"},
+                    "Generated": {
+                        "Source": "raw.events",
+                        "Target": "curated.events",
+                        "Mappings": MAPPINGS,
+                        "Filter": "country <> 'XX'",
+                        "PartitionBy": ["day"],
+                        "WriteMode": "overwrite",
+                    },
+                }
+            )
+        )
+        hand_script = work / "hand_written.py"
+        hand_script.write_text(HAND_WRITTEN)
+        hand_target = work / "hand_out"
+
+        def run_job(name: str) -> tuple[float, dict[str, object]]:
+            t = time.perf_counter()
+            run_id = ws.jobs.start_run(name)
+            ws.jobs.launch(run_id)
+            run = ws.jobs.wait(run_id, poll=0.1)
+            seconds = time.perf_counter() - t
+            if run.state != "SUCCEEDED":
+                raise SystemExit(f"{name} ended {run.state}: {run.error_message}")
+            return seconds, run.metrics
+
+        def run_hand_written() -> float:
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    submit,
+                    "--master",
+                    ws.settings.spark_master,
+                    str(hand_script),
+                    str(source),
+                    str(hand_target),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            return time.perf_counter() - t
+
+        def run_generated_script() -> float:
+            """The generated script alone, under spark-submit as the hand-written one."""
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    submit,
+                    "--master",
+                    ws.settings.spark_master,
+                    str(ws.path / "scripts" / "clean_events.py"),
+                    "--JOB_NAME",
+                    "clean_events",
+                ],
+                env={**env, "SPARKGLUE_WORKSPACE": str(ws.path)},
+                check=True,
+                capture_output=True,
+            )
+            return time.perf_counter() - t
+
+        ours: list[float] = []
+        script: list[float] = []
+        peer: list[float] = []
+        metrics: dict[str, object] = {}
+        for i in range(args.rounds):
+            seconds, metrics = run_job("clean_events")
+            ours.append(seconds)
+            script.append(run_generated_script())
+            peer.append(run_hand_written())
+            print(
+                f"round {i + 1}: generated job through the runner {ours[-1]:.1f} s, generated "
+                f"script under spark-submit {script[-1]:.1f} s, hand-written {peer[-1]:.1f} s",
+                flush=True,
+            )
+        written = metrics.get("records_written")
+        check = ws.catalog.get_table("curated", "events")
+        assert [k.name for k in check.partition_keys] == ["day"], check.partition_keys
+        hand_rows = sum(1 for _ in hand_target.rglob("*.parquet"))
+        print(f"generated job: {metrics}; hand-written wrote {hand_rows} Parquet files", flush=True)
+
+        (ws.path / "scripts" / "trivial.py").write_text(TRIVIAL)
+        (ws.path / "scripts" / "shell.py").write_text(SHELL)
+        for name, command in (("trivial", "glueetl"), ("shell", "pythonshell")):
+            ws.jobs.create_job(
+                JobSpec.model_validate(
+                    {
+                        "Name": name,
+                        "Command": {"Name": command, "ScriptLocation": f"scripts/{name}.py"},
+                    }
+                )
+            )
+        trivial = [run_job("trivial")[0] for _ in range(args.rounds)]
+        shell = [run_job("shell")[0] for _ in range(args.rounds)]
+
+        best_ours, best_script, best_peer = min(ours), min(script), min(peer)
+        print()
+        print("| measure | sparkglue | peer | ratio (ours / peer) |")
+        print("|---|---|---|---|")
+        print(
+            f"| {args.rows:,} rows: filter, 6 mappings with casts, Parquet by day (s, best of "
+            f"{args.rounds}) | {best_script:.1f} (generated script, spark-submit, catalog "
+            f"registration included) | {best_peer:.1f} (hand-written PySpark, spark-submit) | "
+            f"{best_script / best_peer:.2f} |"
+        )
+        print(
+            f"| same through the runner (s, best of {args.rounds}) | {best_ours:.1f} (`start_run` "
+            f"to SUCCEEDED: supervisor, run record, metrics) | {best_peer:.1f} | "
+            f"{best_ours / best_peer:.2f} |"
+        )
+        print(
+            f"| generated script, median of {args.rounds} (s) | "
+            f"{statistics.median(script):.1f} | {statistics.median(peer):.1f} | "
+            f"{statistics.median(script) / statistics.median(peer):.2f} |"
+        )
+        print(
+            f"| trivial glueetl job, job run to SUCCEEDED (s, best of {args.rounds}) | "
+            f"{min(trivial):.1f} | — | — |"
+        )
+        print(
+            f"| trivial pythonshell job, job run to SUCCEEDED (s, best of {args.rounds}) | "
+            f"{min(shell):.2f} | — | — |"
+        )
+        print(f"\nrecords written by the generated job: {written}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
