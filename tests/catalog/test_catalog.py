@@ -259,7 +259,11 @@ def test_bad_partitions_write_nothing(raw: DataCatalog) -> None:
         raw.get_table("raw", "other")
     typed = [Column(name="day", type="date"), Column(name="ok", type="boolean")]
     raw.create_table("raw", _table("typed", partition_keys=typed))
-    for values, wrong in ((["2026-02-30", "true"], "date"), (["2026-02-03", "yes"], "boolean")):
+    for values, wrong in (
+        (["2026-02-30", "true"], "date"),
+        (["20260203", "true"], "date"),
+        (["2026-02-03", "yes"], "boolean"),
+    ):
         with pytest.raises(InvalidInput, match=f"is not a {wrong}"):
             raw.create_partitions("raw", "typed", [PartitionInput(values=values)])
     raw.create_partitions("raw", "typed", [PartitionInput(values=["2026-02-03", "TRUE"])])

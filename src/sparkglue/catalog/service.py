@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -716,6 +717,8 @@ def canonical_partition_value(type_text: str, value: str) -> str:
     if kind == "decimal":
         float(value)
     if kind == "date":
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         date.fromisoformat(value)
     if kind == "boolean" and value.lower() not in ("true", "false"):
         raise ValueError(value)

@@ -217,7 +217,8 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
         "  .venv/bin/sparkglue catalog partitions raw.penguins --filter \"year >= '2008'\"\n"
         f"  .venv/bin/sparkglue job script {DEMO_JOB}\n"
         f"  .venv/bin/sparkglue job logs {result.job_run}\n"
-        '  .venv/bin/sparkglue catalog sql "SELECT * FROM curated.penguins LIMIT 5"'
+        "  .venv/bin/sparkglue catalog sql "
+        '"SELECT species, island, sex, body_mass_g FROM curated.penguins LIMIT 5"'
     )
     ws.close()
     return result
