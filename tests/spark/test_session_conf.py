@@ -52,3 +52,25 @@ def test_user_conf_wins_and_java_options_are_appended(tmp_path: Path) -> None:
     )
     assert conf["spark.sql.shuffle.partitions"] == "64"
     assert conf["spark.driver.extraJavaOptions"].endswith(" -Dx=y")
+
+
+def test_jdbc_driver_jars_of_the_os_packages_join_the_users_jars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkglue.spark import session as session_module
+
+    shelf = tmp_path / "java"
+    shelf.mkdir()
+    (shelf / "postgresql-42.5.5.jar").write_bytes(b"PK")
+    (shelf / "postgresql.jar").symlink_to(shelf / "postgresql-42.5.5.jar")
+    (shelf / "unrelated.jar").write_bytes(b"PK")
+    assert session_module.jdbc_driver_jars((str(shelf),)) == [str(shelf / "postgresql-42.5.5.jar")]
+    assert session_module.jdbc_driver_jars((str(tmp_path / "none"),)) == []
+    monkeypatch.setattr(
+        session_module,
+        "jdbc_driver_jars",
+        lambda dirs=(str(shelf),): [str(shelf / "postgresql-42.5.5.jar")],
+    )
+    conf = _conf(tmp_path, "local[2]", **{"spark.jars": "/opt/extra.jar"})
+    assert conf["spark.jars"] == f"{shelf / 'postgresql-42.5.5.jar'},/opt/extra.jar"
+    assert "spark.jars" not in _conf(tmp_path, "sc://localhost:15002")

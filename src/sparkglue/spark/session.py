@@ -63,7 +63,7 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # Small data on few cores: 200 shuffle partitions cost more than they save.
         conf["spark.sql.shuffle.partitions"] = str(max(4, 2 * (os.cpu_count() or 2)))
         conf["spark.ui.enabled"] = "false"
-    drivers = jdbc_driver_jars()
+    drivers = [] if master.startswith("sc://") else jdbc_driver_jars()  # a server has its own
     if drivers:
         conf["spark.jars"] = ",".join(drivers)
     for key, value in settings.spark_conf.items():
