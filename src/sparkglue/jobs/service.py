@@ -158,7 +158,9 @@ class JobService:
 
     def create_job(self, spec: JobSpec, *, overwrite_script: bool = False) -> JobSpec:
         """Create a job; a generated one gets its script written into ``scripts/``."""
-        if any(j.Name == spec.Name for j in self.list_jobs()):
+        with self.store.read() as conn:
+            taken = conn.execute(sa.select(s.jobs.c.id).where(s.jobs.c.name == spec.Name)).first()
+        if taken is not None:
             raise AlreadyExists(f"job '{spec.Name}' already exists")
         script = self._check(spec)
         path = self.script_path(spec)
