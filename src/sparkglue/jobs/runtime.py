@@ -27,7 +27,14 @@ from sparkglue.store import MetadataStore
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BOOKMARK_IN_ENV", "RESULT_ENV", "JdbcSource", "JobContext", "parse_job_arguments"]
+__all__ = [
+    "BOOKMARK_IN_ENV",
+    "RESULT_ENV",
+    "JdbcSource",
+    "JobContext",
+    "data_files",
+    "parse_job_arguments",
+]
 
 BOOKMARK_IN_ENV = "SPARKGLUE_JOB_BOOKMARK_IN"  # committed bookmark state (JSON file) to read
 RESULT_ENV = "SPARKGLUE_JOB_RESULT"  # where commit() writes the new state and the metrics
@@ -55,7 +62,7 @@ def parse_job_arguments(argv: Sequence[str]) -> dict[str, str]:
     return args
 
 
-def _data_files(location: str) -> list[tuple[str, float, int]]:
+def data_files(location: str) -> list[tuple[str, float, int]]:
     """(path, mtime, size) of the data files under a folder, hidden ones skipped."""
     root = Path(location)
     if root.is_file():
@@ -237,7 +244,12 @@ def _json_value(value: Any) -> Any:
 class JobContext:
     """The job's arguments, Spark session, catalog, bookmarks and metrics."""
 
-    def __init__(self, args: dict[str, str], settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        args: dict[str, str],
+        settings: Settings | None = None,
+        spark: SparkSession | None = None,
+    ) -> None:
         self.args = args
         self.name = args.get("JOB_NAME", "job")
         self.run_id = args.get("JOB_RUN_ID")
@@ -257,7 +269,7 @@ class JobContext:
         self._started = time.perf_counter()
         from sparkglue.spark import attach_catalog, build_session
 
-        self.spark: SparkSession = build_session(self.settings)
+        self.spark: SparkSession = spark if spark is not None else build_session(self.settings)
         attach_catalog(self.spark, self.catalog)
         self.metrics["spark_application_id"] = self.spark.sparkContext.applicationId
         # Records read and written come from Spark's task metrics (what its UI shows); through
@@ -320,16 +332,11 @@ class JobContext:
             ]
         else:
             places = [(table.location or "", [])]
-        seen: dict[str, float] = dict(self._committed.get(ctx, {}).get("files", {}))
-        state = dict(seen)
         groups: list[tuple[list[str], list[str | None]]] = []
         for location, values in places:
-            listed = _data_files(location)
-            new = [p for p, mtime, _ in listed if seen.get(p) != mtime]
-            state.update((p, mtime) for p, mtime, _ in listed)
+            new = self.new_files(ctx, data_files(location), source=table.full_name)
             if new:
                 groups.append((new, values))
-        self._pending[ctx] = {"files": state, "table": table.full_name}
         ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
         frames = []
         for files, values in groups:
@@ -346,6 +353,18 @@ class JobContext:
         for frame in frames[1:]:
             result = result.unionByName(frame)
         return result
+
+    def new_files(
+        self, ctx: str, listed: Sequence[tuple[str, float, int]], *, source: str
+    ) -> list[str]:
+        """The files of ``listed`` (path, mtime, size) that are new or changed since the last
+        committed run of bookmark ``ctx``; they join the state ``commit()`` hands over."""
+        seen: dict[str, float] = dict(self._committed.get(ctx, {}).get("files", {}))
+        pending = self._pending.get(ctx)
+        state = dict(pending["files"]) if pending and "files" in pending else dict(seen)
+        state.update((p, mtime) for p, mtime, _ in listed)
+        self._pending[ctx] = {"files": state, "table": source}
+        return [p for p, mtime, _ in listed if seen.get(p) != mtime]
 
     def _read_jdbc(self, table: Table, ctx: str, keys: Sequence[str] | None) -> DataFrame:
         """Read a JDBC table through Spark's JDBC source; with ``ctx``, only the rows past the
@@ -416,9 +435,7 @@ class JobContext:
         missing = [c for c in partition_by if c not in df.columns]
         if missing:
             raise InvalidInput(f"partition column '{missing[0]}' is not a column of the output")
-        before = (
-            {p: size for p, _, size in _data_files(location)} if Path(location).exists() else {}
-        )
+        before = {p: size for p, _, size in data_files(location)} if Path(location).exists() else {}
         out = df
         if not self._task_metrics:
             observation = Observation(f"write_{table}")
@@ -430,11 +447,11 @@ class JobContext:
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(location)
-        after = _data_files(location)
+        after = data_files(location)
         self.metrics["bytes_written"] += sum(s for p, _, s in after if before.get(p) != s)
-        self._register(df, database, table, location, format, list(partition_by))
+        self.register_output(df, database, table, location, format, list(partition_by))
 
-    def _register(
+    def register_output(
         self,
         df: DataFrame,
         database: str,
@@ -442,7 +459,11 @@ class JobContext:
         location: str,
         fmt: str,
         partition_by: list[str],
+        *,
+        update_schema: bool = True,
     ) -> None:
+        """Create the catalog table of what was written (or update its columns, unless
+        ``update_schema`` is off) and add its new partition folders."""
         types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
         parameters = {"classification": fmt, "UPDATED_BY_JOB": self.name}
         if fmt == "csv":
@@ -466,7 +487,7 @@ class JobContext:
             current = None
         if current is None:
             self.catalog.create_table(database, table_input)
-        elif (
+        elif update_schema and (
             [(c.name, c.type) for c in current.columns]
             != [(c.name, c.type) for c in table_input.columns]
             or [c.name for c in current.partition_keys] != partition_by
@@ -474,18 +495,26 @@ class JobContext:
         ):
             self.catalog.update_table(database, table_input)
         if partition_by:
-            found = []
-            for folder in sorted(Path(location).glob("/".join(["*"] * len(partition_by)))):
-                parts = folder.relative_to(location).parts
-                if folder.is_dir() and all("=" in p for p in parts):
-                    values = [unquote(p.split("=", 1)[1]) for p in parts]
-                    values_or_null = [
-                        None if v == "__HIVE_DEFAULT_PARTITION__" else v for v in values
-                    ]
-                    found.append(PartitionInput(values=values_or_null, location=str(folder)))
-            self.catalog.create_partitions(database, name, found, if_not_exists=True)
+            self._add_partitions(database, name, location, len(partition_by))
         if self.spark.catalog.tableExists(f"{database}.{name}"):
             self.spark.sql(f"REFRESH TABLE `{database}`.`{name}`")
+
+    def register_partitions(self, table: Table, location: str) -> None:
+        """Add the ``key=value`` folders under ``location`` missing from the table's
+        partitions."""
+        self._add_partitions(table.database, table.name, location, len(table.partition_keys))
+        if self.spark.catalog.tableExists(f"{table.database}.{table.name}"):
+            self.spark.sql(f"REFRESH TABLE `{table.database}`.`{table.name}`")
+
+    def _add_partitions(self, database: str, name: str, location: str, depth: int) -> None:
+        found = []
+        for folder in sorted(Path(location).glob("/".join(["*"] * depth))):
+            parts = folder.relative_to(location).parts
+            if folder.is_dir() and all("=" in p for p in parts):
+                values = [unquote(p.split("=", 1)[1]) for p in parts]
+                values_or_null = [None if v == "__HIVE_DEFAULT_PARTITION__" else v for v in values]
+                found.append(PartitionInput(values=values_or_null, location=str(folder)))
+        self.catalog.create_partitions(database, name, found, if_not_exists=True)
 
     # ---- the end -----------------------------------------------------------------------------
 

@@ -250,8 +250,11 @@ class CatalogBinding:
         if any(s.endswith("USING sparkglue_files") for s in statements):
             _register_python_source(self.session)  # costs a Python worker: only when needed
         drop = f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}"
-        statements.insert(1, drop)
-        if not self.session.catalog.databaseExists(database):
+        # Called when a query found no such table, so there is nothing to drop first; the
+        # database statement is only needed when the session lacks the database.
+        if self.session.catalog.databaseExists(database):
+            statements = statements[1:]
+        else:
             self._created_databases.add(database)
         try:
             for statement in statements:

@@ -88,7 +88,7 @@ def check_prerequisites(settings: Settings) -> None:
                 f"Spark Connect ({master}) needs more packages ({exc}); install them with "
                 "pip install 'pyspark[connect]>=4.1,<4.2'"
             ) from None
-    else:
+    elif not os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit the JVM is running
         require_java()
 
 

@@ -1,0 +1,407 @@
+"""Reading and writing files and JDBC tables the way Glue's readers and writers do."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from awsglue._options import (
+    FORMAT_OPTIONS,
+    JDBC_TYPES,
+    UNSUPPORTED_FORMATS,
+    UnsupportedOption,
+    check_options,
+    flag,
+)
+from awsglue._types import choice_column, quote
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+_ERRORS = "transformation string, error string, record string"
+_VARIANT_KINDS = {
+    "BIGINT": "long",
+    "INT": "long",
+    "SMALLINT": "long",
+    "TINYINT": "long",
+    "DOUBLE": "double",
+    "FLOAT": "double",
+    "DECIMAL": "double",
+    "STRING": "string",
+    "BOOLEAN": "boolean",
+    "OBJECT": "struct",
+    "ARRAY": "array",
+    "DATE": "string",
+    "TIMESTAMP": "string",
+}
+_MEMBER_TYPES = {"long": "bigint", "double": "double", "string": "string", "boolean": "boolean"}
+
+
+def check_format(fmt: str | None, options: Mapping[str, Any] | None, where: str) -> str:
+    """The format name, lower-case; a clear error for formats and options not supported."""
+    if not fmt:
+        raise ValueError(f"{where}: give format= (csv, json, parquet, orc, avro, xml)")
+    name = fmt.strip().lower()
+    if name in (f.lower() for f in UNSUPPORTED_FORMATS):
+        raise UnsupportedOption(f"{where}: format '{fmt}' is not supported by sparkglue's awsglue")
+    if name not in FORMAT_OPTIONS:
+        raise ValueError(f"{where}: unknown format '{fmt}'; use {', '.join(FORMAT_OPTIONS)}")
+    rules = FORMAT_OPTIONS[name]
+    check_options(
+        options,
+        where=f"{where} ({name})",
+        supported=rules["supported"],
+        hints=rules["hints"],
+        unsupported=rules["unsupported"],
+    )
+    return name
+
+
+def list_files(
+    paths: Sequence[str], *, recurse: bool, exclusions: Sequence[str] = ()
+) -> list[tuple[str, float, int]]:
+    """(path, mtime, size) of the data files under ``paths`` (hidden ones skipped); folders are
+    read one level deep unless ``recurse``; Hive ``key=value`` folders always count."""
+    from sparkglue.crawler.globs import ExclusionSet
+
+    excluded = ExclusionSet(exclusions)
+    found: list[tuple[str, float, int]] = []
+    for given in paths:
+        root = Path(given)
+        if root.is_file():
+            st = root.stat()
+            found.append((str(root), st.st_mtime, st.st_size))
+            continue
+        if not root.is_dir():
+            raise FileNotFoundError(f"path '{given}' does not exist")
+        for folder, dirs, files in os.walk(root):
+            rel = os.path.relpath(folder, root)
+            dirs[:] = sorted(
+                d for d in dirs if not d.startswith((".", "_")) and (recurse or "=" in d)
+            )
+            for name in sorted(files):
+                if name.startswith((".", "_")) or name.endswith(".crc"):
+                    continue
+                relative = name if rel == "." else f"{rel}/{name}"
+                if excluded and excluded.excludes(relative):
+                    continue
+                full = os.path.join(folder, name)  # noqa: PTH118
+                st = os.stat(full)  # noqa: PTH116
+                found.append((full, st.st_mtime, st.st_size))
+    return found
+
+
+def read_files(
+    spark: SparkSession,
+    files: Sequence[str],
+    fmt: str,
+    format_options: Mapping[str, Any],
+    *,
+    base_paths: Sequence[str] = (),
+) -> tuple[DataFrame, list[str], DataFrame | None]:
+    """(data, CSV text columns still to type, malformed records) of ``files`` in ``fmt``."""
+    from pyspark.sql import functions as F
+
+    options = dict(format_options)
+    if not files:
+        return spark.createDataFrame([], "value string").drop("value"), [], None
+    if fmt == "csv":
+        reader = spark.read.option("sep", str(options.get("separator", ",")))
+        quote_char = options.get("quoteChar", '"')
+        reader = reader.option("quote", "\u0000" if str(quote_char) == "-1" else str(quote_char))
+        if "escaper" in options:
+            reader = reader.option("escape", str(options["escaper"]))
+        header = flag(options.get("withHeader"), False)
+        skip_first = flag(options.get("skipFirst"), False)
+        reader = reader.option("header", header or skip_first)
+        reader = reader.option(
+            "multiLine", flag(options.get("multiLine", options.get("multiline")), False)
+        )
+        if len(base_paths) == 1:
+            reader = reader.option("basePath", base_paths[0])
+        df = reader.csv(list(files))
+        if not header:
+            df = df.toDF(*(f"col{i}" for i in range(len(df.columns))))
+        return df, list(df.columns), None
+    if fmt == "json":
+        multi = flag(options.get("multiLine", options.get("multiline")), False)
+        if "jsonPath" in options:
+            return json_path_records(spark, files, str(options["jsonPath"])), [], None
+        reader = spark.read.option("multiLine", multi)
+        if len(base_paths) == 1:
+            reader = reader.option("basePath", base_paths[0])
+        inferred = reader.json(list(files))
+        if multi:
+            return split_corrupt(inferred)
+        texts = spark.read.text(list(files)).where(F.trim("value") != "")
+        return with_json_choices(inferred, texts)
+    if fmt in ("parquet", "glueparquet", "orc"):
+        reader = spark.read
+        if len(base_paths) == 1:
+            reader = reader.option("basePath", base_paths[0])
+        return reader.format("orc" if fmt == "orc" else "parquet").load(list(files)), [], None
+    if fmt == "xml":
+        row_tag = options.get("rowTag")
+        if not row_tag:
+            raise ValueError("format xml needs format_options rowTag (the element of a record)")
+        reader = spark.read.format("xml").option("rowTag", str(row_tag))
+        for key in ("encoding", "attributePrefix", "valueTag"):
+            if key in options:
+                reader = reader.option(key, str(options[key]))
+        return reader.load(list(files)), [], None
+    if fmt == "avro":
+        return avro_records(spark, files), [], None
+    raise ValueError(f"format '{fmt}' cannot be read")
+
+
+def split_corrupt(df: DataFrame) -> tuple[DataFrame, list[str], DataFrame | None]:
+    """Rows Spark could not parse (``_corrupt_record``) become error records."""
+    from pyspark.sql import functions as F
+
+    if "_corrupt_record" not in df.columns:
+        return df, [], None
+    cached = df.cache()
+    errors = cached.where(F.col("_corrupt_record").isNotNull()).select(
+        F.lit("read").alias("transformation"),
+        F.lit("malformed record").alias("error"),
+        F.col("_corrupt_record").alias("record"),
+    )
+    data = cached.where(F.col("_corrupt_record").isNull()).drop("_corrupt_record")
+    return data, [], errors
+
+
+def with_json_choices(
+    inferred: DataFrame, texts: DataFrame
+) -> tuple[DataFrame, list[str], DataFrame | None]:
+    """JSON records with choice types: a top-level field whose values have different JSON
+    types in different records (Spark widens those to string) becomes a choice."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructType
+
+    data, _, errors = split_corrupt(inferred)
+    candidates = [f.name for f in data.schema.fields if isinstance(f.dataType, StringType)]
+    if not candidates:
+        return data, [], errors
+    parsed = texts.select(F.try_parse_json("value").alias("v")).where("v IS NOT NULL")
+
+    def kind(name: str) -> Column:
+        return F.schema_of_variant(F.try_variant_get("v", _path(name), "variant"))
+
+    row = parsed.agg(
+        *(F.collect_set(kind(n)).alias(f"_{i}") for i, n in enumerate(candidates))
+    ).first()
+    members: dict[str, list[str]] = {}
+    for i, name in enumerate(candidates):
+        seen = sorted(
+            {
+                _VARIANT_KINDS.get(t.split("(")[0].split("<")[0], "string")
+                for t in (row[i] if row is not None else [])
+                if t != "NULL"
+            }
+        )
+        if {"long", "double"} <= set(seen):
+            seen.remove("long")
+        if len(seen) > 1:
+            members[name] = seen
+    if not members:
+        return data, [], errors
+    schema: StructType = data.schema
+    records = texts.select(
+        F.from_json("value", schema).alias("r"), F.try_parse_json("value").alias("v")
+    ).where("v IS NOT NULL")
+    columns = []
+    for field in schema.fields:
+        if field.name not in members:
+            columns.append(F.col("r").getField(field.name).alias(field.name))
+            continue
+        sub = F.try_variant_get("v", _path(field.name), "variant")
+        tag = F.schema_of_variant(sub)
+        pairs = []
+        for member in members[field.name]:
+            if member in _MEMBER_TYPES:
+                value = F.try_variant_get(sub, "$", _MEMBER_TYPES[member])
+            else:
+                value = F.to_json(sub)
+            tags = [k for k, v in _VARIANT_KINDS.items() if v == member]
+            matches = F.lit(False)
+            for t in tags:
+                matches = matches | tag.startswith(t)
+            pairs.append((member, F.when(matches, value)))
+        columns.append(choice_column(pairs, field.name))
+    return records.select(*columns), [], errors
+
+
+def _path(name: str) -> str:
+    return "$['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
+
+
+def json_frame(spark: SparkSession, texts: Any) -> DataFrame:
+    """A DataFrame from an RDD of JSON texts (one record each), with choice types."""
+    texts = texts.cache()
+    if texts.isEmpty():
+        return spark.createDataFrame([], "value string").drop("value")
+    import json
+
+    inferred = spark.read.json(texts)
+    lines = spark.createDataFrame(texts.map(lambda s: (s,)), "value string")
+    data, _, _ = with_json_choices(inferred, lines)
+    first = json.loads(texts.first())
+    order = [k for k in first if k in data.columns] if isinstance(first, dict) else []
+    order += [c for c in data.columns if c not in order]
+    return data.select(*(quote(c) for c in order))  # the fields in the records' order
+
+
+def json_path_records(spark: SparkSession, files: Sequence[str], json_path: str) -> DataFrame:
+    """Records picked out of JSON documents by a JSONPath such as ``$.records[*]``."""
+    import json
+
+    steps = _json_path_steps(json_path)
+
+    def pick(content: str) -> list[str]:
+        nodes: list[Any] = [json.loads(content)]
+        for step in steps:
+            nxt: list[Any] = []
+            for node in nodes:
+                if step == "*":
+                    if isinstance(node, list):
+                        nxt.extend(node)
+                    elif isinstance(node, dict):
+                        nxt.extend(node.values())
+                elif isinstance(node, dict) and step in node:
+                    nxt.append(node[step])
+                elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+                    nxt.append(node[int(step)])
+            nodes = nxt
+        return [json.dumps(n) for n in nodes if isinstance(n, dict)]
+
+    texts = spark.sparkContext.wholeTextFiles(",".join(files)).flatMap(lambda kv: pick(kv[1]))
+    return json_frame(spark, texts)
+
+
+def _json_path_steps(json_path: str) -> list[str]:
+    import re
+
+    text = json_path.strip()
+    if not text.startswith("$"):
+        raise ValueError(f"jsonPath '{json_path}' must start with $ (e.g. $.records[*])")
+    steps = re.findall(r"\.([A-Za-z_][\w-]*)|\[\*\]|\[(\d+)\]|\['([^']*)'\]|\.(\*)", text[1:])
+    rebuilt = []
+    for name, index, quoted, star in steps:
+        rebuilt.append(name or index or quoted or star or "*")
+    return rebuilt
+
+
+def avro_records(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """Avro files read with fastavro (Spark ships no Avro reader), as JSON records."""
+
+    def read(path: str) -> list[str]:
+        import fastavro
+
+        from awsglue.dynamicframe import _dumps
+
+        with open(path, "rb") as handle:  # noqa: PTH123
+            return [_dumps(record) for record in fastavro.reader(handle)]
+
+    texts = spark.sparkContext.parallelize(list(files), max(1, len(files))).flatMap(read)
+    return json_frame(spark, texts)
+
+
+def write_files(
+    df: DataFrame,
+    path: str,
+    fmt: str,
+    format_options: Mapping[str, Any],
+    partition_keys: Sequence[str],
+    *,
+    compression: str | None = None,
+) -> None:
+    """Append ``df`` under ``path`` in ``fmt`` (Glue's S3 sink appends)."""
+    options = dict(format_options)
+    if not df.columns:
+        return  # nothing was read (e.g. no new files for a bookmark): nothing to write
+    missing = [k for k in partition_keys if k not in df.columns]
+    if missing:
+        raise ValueError(f"partition key '{missing[0]}' is not a field of the frame")
+    writer = df.write.mode("append")
+    if partition_keys:
+        writer = writer.partitionBy(*partition_keys)
+    codec = options.get("compression", compression)
+    if fmt == "csv":
+        writer = writer.option("header", flag(options.get("writeHeader"), True))
+        writer = writer.option("sep", str(options.get("separator", ",")))
+        writer = writer.option("quote", str(options.get("quoteChar", '"')))
+        if codec:
+            writer = writer.option("compression", str(codec))
+        writer.csv(path)
+    elif fmt == "json":
+        if codec:
+            writer = writer.option("compression", str(codec))
+        writer.json(path)
+    elif fmt in ("parquet", "glueparquet", "orc"):
+        if codec:
+            writer = writer.option("compression", str(codec))
+        writer.format("orc" if fmt == "orc" else "parquet").save(path)
+    elif fmt == "xml":
+        row_tag = options.get("rowTag", "row")
+        writer.format("xml").option("rowTag", str(row_tag)).save(path)
+    else:
+        raise UnsupportedOption(
+            f"writing format '{fmt}' is not supported (Spark here has no Avro writer); write "
+            "parquet, orc, csv, json or xml"
+        )
+
+
+def jdbc_options(connection_type: str, options: Mapping[str, Any], where: str) -> dict[str, str]:
+    """Spark JDBC options for Glue's JDBC connection options."""
+    from awsglue._options import JDBC
+
+    kept = check_options(
+        options,
+        where=where,
+        supported=JDBC["supported"],
+        hints=JDBC["hints"],
+        unsupported=JDBC["unsupported"],
+    )
+    url = kept.get("url")
+    if not url:
+        raise ValueError(f"{where}: connection_options needs 'url' (jdbc:{connection_type}://…)")
+    driver, _ = JDBC_TYPES[connection_type]
+    url = str(url)
+    if connection_type == "mysql" and url.startswith("jdbc:mysql:"):
+        url = "jdbc:mariadb:" + url[len("jdbc:mysql:") :]  # the MariaDB driver Debian ships
+    out = {"url": url, "driver": str(kept.get("customJdbcDriverClassName", driver))}
+    if "query" in kept:
+        out["query"] = str(kept["query"])
+    elif "dbtable" in kept:
+        out["dbtable"] = str(kept["dbtable"])
+    else:
+        raise ValueError(f"{where}: connection_options needs 'dbtable' (or 'query')")
+    for key in ("user", "password"):
+        if key in kept:
+            out[key] = str(kept[key])
+    return out
+
+
+def jdbc_error(exc: Exception, url: str) -> str:
+    text = str(exc)
+    if "No suitable driver" in text or "ClassNotFoundException" in text:
+        return (
+            f"Spark has no JDBC driver for {url.split('//')[0]}; install the OS package "
+            "(Debian/Ubuntu: libpostgresql-jdbc-java or libmariadb-java) so spark.jars finds it"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"JDBC {url.split('//')[0]} failed: {first[:300]}"
+
+
+__all__ = [
+    "check_format",
+    "jdbc_error",
+    "jdbc_options",
+    "json_frame",
+    "list_files",
+    "quote",
+    "read_files",
+    "write_files",
+]

@@ -1,0 +1,56 @@
+"""Glue's transforms (``from awsglue.transforms import *``), each with ``apply`` and
+``describe``, taking Glue's keyword names."""
+
+from __future__ import annotations
+
+from awsglue.transforms.transforms import (
+    ApplyMapping,
+    Coalesce,
+    DropFields,
+    DropNullFields,
+    ErrorsAsDynamicFrame,
+    Filter,
+    FlatMap,
+    GlueTransform,
+    Join,
+    Map,
+    MapToCollection,
+    Relationalize,
+    RenameField,
+    Repartition,
+    ResolveChoice,
+    SelectFields,
+    SelectFromCollection,
+    Spigot,
+    SplitFields,
+    SplitRows,
+    Unbox,
+    Union,
+    UnnestFrame,
+)
+
+__all__ = [
+    "ApplyMapping",
+    "Coalesce",
+    "DropFields",
+    "DropNullFields",
+    "ErrorsAsDynamicFrame",
+    "Filter",
+    "FlatMap",
+    "GlueTransform",
+    "Join",
+    "Map",
+    "MapToCollection",
+    "Relationalize",
+    "RenameField",
+    "Repartition",
+    "ResolveChoice",
+    "SelectFields",
+    "SelectFromCollection",
+    "Spigot",
+    "SplitFields",
+    "SplitRows",
+    "Unbox",
+    "Union",
+    "UnnestFrame",
+]
