@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from awsglue._types import choice_column, quote
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-_ERRORS = "transformation string, error string, record string"
 _VARIANT_KINDS = {
     "BIGINT": "long",
     "INT": "long",
@@ -49,48 +47,28 @@ def check_format(fmt: str | None, options: Mapping[str, Any] | None, where: str)
     if name not in FORMAT_OPTIONS:
         raise ValueError(f"{where}: unknown format '{fmt}'; use {', '.join(FORMAT_OPTIONS)}")
     rules = FORMAT_OPTIONS[name]
-    check_options(
-        options,
-        where=f"{where} ({name})",
-        supported=rules["supported"],
-        hints=rules["hints"],
-        unsupported=rules["unsupported"],
-    )
+    check_options(options, where=f"{where} ({name})", rules=rules)
     return name
 
 
 def list_files(
     paths: Sequence[str], *, recurse: bool, exclusions: Sequence[str] = ()
 ) -> list[tuple[str, float, int]]:
-    """(path, mtime, size) of the data files under ``paths`` (hidden ones skipped); folders are
-    read one level deep unless ``recurse``; Hive ``key=value`` folders always count."""
-    from sparkglue.crawler.globs import ExclusionSet
+    """(path, mtime, size) of the data files under ``paths`` (see ``data_files``); a path that
+    does not exist is an error."""
+    from sparkglue.jobs.runtime import data_files
 
-    excluded = ExclusionSet(exclusions)
     found: list[tuple[str, float, int]] = []
     for given in paths:
-        root = Path(given)
-        if root.is_file():
-            st = root.stat()
-            found.append((str(root), st.st_mtime, st.st_size))
-            continue
-        if not root.is_dir():
+        if not Path(given).exists():
             raise FileNotFoundError(f"path '{given}' does not exist")
-        for folder, dirs, files in os.walk(root):
-            rel = os.path.relpath(folder, root)
-            dirs[:] = sorted(
-                d for d in dirs if not d.startswith((".", "_")) and (recurse or "=" in d)
-            )
-            for name in sorted(files):
-                if name.startswith((".", "_")) or name.endswith(".crc"):
-                    continue
-                relative = name if rel == "." else f"{rel}/{name}"
-                if excluded and excluded.excludes(relative):
-                    continue
-                full = os.path.join(folder, name)  # noqa: PTH118
-                st = os.stat(full)  # noqa: PTH116
-                found.append((full, st.st_mtime, st.st_size))
+        found.extend(data_files(given, recurse=recurse, exclusions=exclusions))
     return found
+
+
+def empty_frame(spark: SparkSession) -> DataFrame:
+    """A DataFrame with no rows and no columns (nothing was read)."""
+    return spark.createDataFrame([], "value string").drop("value")
 
 
 def read_files(
@@ -106,7 +84,7 @@ def read_files(
 
     options = dict(format_options)
     if not files:
-        return spark.createDataFrame([], "value string").drop("value"), [], None
+        return empty_frame(spark), [], None
     if fmt == "csv":
         reader = spark.read.option("sep", str(options.get("separator", ",")))
         quote_char = options.get("quoteChar", '"')
@@ -241,7 +219,7 @@ def json_frame(spark: SparkSession, texts: Any) -> DataFrame:
     """A DataFrame from an RDD of JSON texts (one record each), with choice types."""
     texts = texts.cache()
     if texts.isEmpty():
-        return spark.createDataFrame([], "value string").drop("value")
+        return empty_frame(spark)
     import json
 
     inferred = spark.read.json(texts)
@@ -357,17 +335,11 @@ def jdbc_options(connection_type: str, options: Mapping[str, Any], where: str) -
     """Spark JDBC options for Glue's JDBC connection options."""
     from awsglue._options import JDBC
 
-    kept = check_options(
-        options,
-        where=where,
-        supported=JDBC["supported"],
-        hints=JDBC["hints"],
-        unsupported=JDBC["unsupported"],
-    )
+    kept = check_options(options, where=where, rules=JDBC)
     url = kept.get("url")
     if not url:
         raise ValueError(f"{where}: connection_options needs 'url' (jdbc:{connection_type}://…)")
-    driver, _ = JDBC_TYPES[connection_type]
+    driver = JDBC_TYPES[connection_type]
     url = str(url)
     if connection_type == "mysql" and url.startswith("jdbc:mysql:"):
         url = "jdbc:mariadb:" + url[len("jdbc:mysql:") :]  # the MariaDB driver Debian ships
@@ -391,17 +363,22 @@ def jdbc_error(exc: Exception, url: str) -> str:
             f"Spark has no JDBC driver for {url.split('//')[0]}; install the OS package "
             "(Debian/Ubuntu: libpostgresql-jdbc-java or libmariadb-java) so spark.jars finds it"
         )
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    # The database's own words are in the JVM's last "Caused by:" line, not in py4j's first.
+    causes = [line for line in text.splitlines() if line.startswith("Caused by: ")]
+    if causes:
+        first = causes[-1].removeprefix("Caused by: ").split(": ", 1)[-1]
+    else:
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return f"JDBC {url.split('//')[0]} failed: {first[:300]}"
 
 
 __all__ = [
     "check_format",
+    "empty_frame",
     "jdbc_error",
     "jdbc_options",
     "json_frame",
     "list_files",
-    "quote",
     "read_files",
     "write_files",
 ]

@@ -23,8 +23,12 @@ def check_options(
     supported: Iterable[str] = (),
     hints: Iterable[str] = (),
     unsupported: Iterable[str] = (),
+    rules: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
-    """The supported options of ``given`` (hints dropped); a clear error for any other."""
+    """The supported options of ``given`` (hints dropped); a clear error for any other.
+    ``rules`` gives the three sets at once (``{"supported": …, "hints": …, "unsupported": …}``)."""
+    if rules is not None:
+        supported, hints, unsupported = rules["supported"], rules["hints"], rules["unsupported"]
     supported_set, hint_set, unsupported_set = set(supported), set(hints), set(unsupported)
     kept: dict[str, Any] = {}
     for key, value in (given or {}).items():
@@ -149,13 +153,14 @@ CATALOG_WRITE = {
     "hints": {"groupFiles", "groupSize"},
     "unsupported": {"enableUpdateCatalog", "updateBehavior"},
 }
+# Glue's JDBC connection types and the driver class Spark is told to use for each.
 JDBC_TYPES = {
-    "postgresql": ("org.postgresql.Driver", "jdbc:postgresql:"),
-    "mysql": ("org.mariadb.jdbc.Driver", "jdbc:mysql:"),
-    "mariadb": ("org.mariadb.jdbc.Driver", "jdbc:mariadb:"),
-    "sqlserver": ("com.microsoft.sqlserver.jdbc.SQLServerDriver", "jdbc:sqlserver:"),
-    "oracle": ("oracle.jdbc.OracleDriver", "jdbc:oracle:"),
-    "redshift": ("com.amazon.redshift.jdbc42.Driver", "jdbc:redshift:"),
+    "postgresql": "org.postgresql.Driver",
+    "mysql": "org.mariadb.jdbc.Driver",
+    "mariadb": "org.mariadb.jdbc.Driver",
+    "sqlserver": "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+    "oracle": "oracle.jdbc.OracleDriver",
+    "redshift": "com.amazon.redshift.jdbc42.Driver",
 }
 UNSUPPORTED_CONNECTIONS = (
     "dynamodb",

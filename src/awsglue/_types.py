@@ -65,11 +65,16 @@ def spark_type_name(glue_type: str) -> str:
     )
 
 
+def glue_name(spark_type: str) -> str:
+    """Glue's name for a Spark SQL type name (``bigint`` → ``long``; others unchanged)."""
+    return _GLUE_NAMES.get(spark_type.strip().lower(), spark_type)
+
+
 def glue_type_name(data_type: DataType) -> str:
     """Glue's name for a Spark type (``bigint`` → ``long``; structs → ``struct``)."""
     simple = data_type.simpleString()
     if simple in _GLUE_NAMES:
-        return _GLUE_NAMES[simple]
+        return glue_name(simple)
     for prefix in ("struct", "array", "map", "decimal"):
         if simple.startswith(prefix):
             return prefix if prefix != "decimal" else simple

@@ -92,12 +92,10 @@ class GlueContext:
         """The job runtime (catalog, bookmarks, metrics), made on first use."""
         if self._job is None:
             from sparkglue.jobs.runtime import JobContext, parse_job_arguments
-            from sparkglue.spark import attach_catalog
 
             args = parse_job_arguments(sys.argv[1:])
             args.update(self._args or {})
-            self._job = JobContext(args, spark=self.spark_session)
-            attach_catalog(self.spark_session, self._job.catalog)
+            self._job = JobContext(args, spark=self.spark_session)  # attaches the catalog
         return self._job
 
     def _catalog(self) -> DataCatalog:
@@ -148,31 +146,16 @@ class GlueContext:
     ) -> DynamicFrame:
         """Read ``s3`` paths in a format, or a JDBC table (``postgresql``, ``mysql``, …)."""
         check_options(kwargs, where="create_dynamic_frame.from_options")
-        kind = connection_type.strip().lower()
+        kind = _connection_kind(connection_type, "create_dynamic_frame.from_options")
         options = dict(connection_options or {})
         if kind in JDBC_TYPES:
             return DynamicFrame(self._read_jdbc(kind, options), self, transformation_ctx)
-        if kind in UNSUPPORTED_CONNECTIONS:
-            raise UnsupportedOption(
-                f"create_dynamic_frame.from_options: connection_type '{connection_type}' is not "
-                "supported (s3 and JDBC ones are)"
-            )
-        if kind not in ("s3", "file"):
-            raise ValueError(
-                f"create_dynamic_frame.from_options: unknown connection_type '{connection_type}'"
-            )
         if push_down_predicate:
             raise UnsupportedOption(
                 "create_dynamic_frame.from_options: option 'push_down_predicate' works on "
                 "partitioned catalog tables only (from_catalog)"
             )
-        kept = check_options(
-            options,
-            where="create_dynamic_frame.from_options (s3)",
-            supported=S3_READ["supported"],
-            hints=S3_READ["hints"],
-            unsupported=S3_READ["unsupported"],
-        )
+        kept = check_options(options, where="create_dynamic_frame.from_options (s3)", rules=S3_READ)
         paths = kept.get("paths")
         if isinstance(paths, str):
             paths = [paths]
@@ -251,24 +234,14 @@ class GlueContext:
         kwargs: Mapping[str, Any],
         where: str,
     ) -> DynamicFrame:
-        check_options(kwargs, where=where)
-        if catalog_id:
-            raise UnsupportedOption(f"{where}: option 'catalog_id' is not supported")
-        if not database or not table_name:
-            raise ValueError(f"{where}: give database= and table_name=")
-        kept = check_options(
-            additional_options,
-            where=where,
-            supported=CATALOG_READ["supported"],
-            hints=CATALOG_READ["hints"],
-            unsupported=CATALOG_READ["unsupported"],
+        table, kept = self._catalog_table(
+            database, table_name, additional_options, catalog_id, kwargs, where, CATALOG_READ
         )
-        table = self._catalog().get_table(database, table_name)
         if "connectionName" in table.parameters:
             from sparkglue.jobs.runtime import JdbcSource
 
             if self._bookmarks_on(ctx):
-                df = self._runtime().read_table(database, table_name, transformation_ctx=ctx)
+                df = self._runtime().read_table(table.database, table.name, transformation_ctx=ctx)
             else:
                 df = JdbcSource(self._catalog(), table).read(self.spark_session)
             return DynamicFrame(df, self, ctx)
@@ -326,6 +299,25 @@ class GlueContext:
                 errors = part._errors if errors is None else errors.unionByName(part._errors)
         return DynamicFrame._make(df, self, ctx, raw=sorted(raw), errors=errors)
 
+    def _catalog_table(
+        self,
+        database: str | None,
+        table_name: str | None,
+        additional_options: Mapping[str, Any] | None,
+        catalog_id: str | None,
+        kwargs: Mapping[str, Any],
+        where: str,
+        rules: Mapping[str, set[str]],
+    ) -> tuple[Table, dict[str, Any]]:
+        """The catalog table a ``from_catalog`` call names, and its supported options."""
+        check_options(kwargs, where=where)
+        if catalog_id:
+            raise UnsupportedOption(f"{where}: option 'catalog_id' is not supported")
+        if not database or not table_name:
+            raise ValueError(f"{where}: give database= and table_name=")
+        kept = check_options(additional_options, where=where, rules=rules)
+        return self._catalog().get_table(database, table_name), kept
+
     def _table_locations(self, table: Table, predicate: str) -> list[tuple[str, list[Any]]]:
         """(folder, partition values) to read: the table's folder, or its partitions."""
         if not table.partition_keys:
@@ -367,26 +359,13 @@ class GlueContext:
     ) -> DynamicFrame:
         """Write a frame to ``s3`` (a path; appends) or to a JDBC table."""
         check_options(kwargs, where="write_dynamic_frame.from_options")
-        kind = connection_type.strip().lower()
+        kind = _connection_kind(connection_type, "write_dynamic_frame.from_options")
         options = dict(connection_options or {})
         df = frame.toDF()
         if kind in JDBC_TYPES:
             self._write_jdbc(df, jdbc_options(kind, options, f"write ({kind})"))
             return frame
-        if kind in UNSUPPORTED_CONNECTIONS:
-            raise UnsupportedOption(
-                f"write_dynamic_frame.from_options: connection_type '{connection_type}' is not "
-                "supported (s3 and JDBC ones are)"
-            )
-        if kind not in ("s3", "file"):
-            raise ValueError(f"write_dynamic_frame.from_options: unknown connection_type '{kind}'")
-        kept = check_options(
-            options,
-            where="write_dynamic_frame.from_options (s3)",
-            supported=S3_WRITE["supported"],
-            hints=S3_WRITE["hints"],
-            unsupported=S3_WRITE["unsupported"],
-        )
+        kept = check_options(options, where="write_dynamic_frame.from_options (s3)", rules=S3_WRITE)
         if not kept.get("path"):
             raise ValueError("write_dynamic_frame.from_options: connection_options needs 'path'")
         fmt = check_format(format, format_options, "write_dynamic_frame.from_options")
@@ -443,28 +422,14 @@ class GlueContext:
         kwargs: Mapping[str, Any],
         where: str,
     ) -> None:
-        check_options(kwargs, where=where)
-        if catalog_id:
-            raise UnsupportedOption(f"{where}: option 'catalog_id' is not supported")
-        if not database or not table_name:
-            raise ValueError(f"{where}: give database= and table_name=")
-        kept = check_options(
-            additional_options,
-            where=where,
-            supported=CATALOG_WRITE["supported"],
-            hints=CATALOG_WRITE["hints"],
-            unsupported=CATALOG_WRITE["unsupported"],
+        table, kept = self._catalog_table(
+            database, table_name, additional_options, catalog_id, kwargs, where, CATALOG_WRITE
         )
-        table = self._catalog().get_table(database, table_name)
         if "connectionName" in table.parameters:
-            from sparkglue.jobs.runtime import JdbcSource
+            from sparkglue.jobs.runtime import JdbcSource, connection_options
 
             source = JdbcSource(self._catalog(), table)
-            options = {"url": source.connection.jdbc_url, "dbtable": source.relation}
-            if source.connection.username:
-                options["user"] = source.connection.username
-            if source.password is not None:
-                options["password"] = source.password
+            options = {**connection_options(source.connection), "dbtable": source.relation}
             self._write_jdbc(df, options)
             return
         fmt = _table_format(table)
@@ -485,7 +450,7 @@ class GlueContext:
     ) -> DynamicFrame:
         """Write a frame to ``dbtable`` through a catalog connection (its URL and
         credentials)."""
-        from sparkglue.catalog import DataCatalog
+        from sparkglue.jobs.runtime import connection_options as spark_jdbc_options
 
         if catalog_id:
             raise UnsupportedOption("write_dynamic_frame.from_jdbc_conf: option 'catalog_id'")
@@ -500,19 +465,9 @@ class GlueContext:
                 "write_dynamic_frame.from_jdbc_conf: connection_options needs 'dbtable'"
             )
         connection = self._catalog().get_connection(catalog_connection)
-        url = connection.jdbc_url
+        options = {**spark_jdbc_options(connection), "dbtable": str(kept["dbtable"])}
         if kept.get("database"):
-            url = _with_database(url, str(kept["database"]))
-        kind = url.split(":", 2)[1].lower()
-        options = {"url": url, "dbtable": str(kept["dbtable"])}
-        driver = JDBC_TYPES.get(kind, ("", ""))[0]
-        if driver:
-            options["driver"] = driver
-        if connection.username:
-            options["user"] = connection.username
-        password = DataCatalog.resolve_password(connection)
-        if password is not None:
-            options["password"] = password
+            options["url"] = _with_database(options["url"], str(kept["database"]))
         self._write_jdbc(frame.toDF(), options)
         return frame
 
@@ -715,8 +670,8 @@ class DataFrameWriter:
         self._glue_context.write_data_frame_from_catalog(frame, database, table_name, **kwargs)
 
 
-class DataSource:
-    """What ``GlueContext.getSource`` returns: ``setFormat``, ``getFrame``."""
+class _Endpoint:
+    """A connection, its options and a format: what sources and sinks share."""
 
     def __init__(
         self,
@@ -738,6 +693,10 @@ class DataSource:
         self._format = format
         self._format_options = dict(options)
 
+
+class DataSource(_Endpoint):
+    """What ``GlueContext.getSource`` returns: ``setFormat``, ``getFrame``."""
+
     def getFrame(self, **kwargs: Any) -> DynamicFrame:
         """Read the source."""
         check_options(kwargs, where="DataSource.getFrame")
@@ -749,28 +708,10 @@ class DataSource:
         )
 
 
-class DataSink:
+class DataSink(_Endpoint):
     """What ``GlueContext.getSink`` returns: ``setFormat``, ``setCatalogInfo``, ``writeFrame``."""
 
-    def __init__(
-        self,
-        glue_context: GlueContext,
-        connection_type: str,
-        options: dict[str, Any],
-        fmt: str | None,
-        ctx: str,
-    ) -> None:
-        self._ctx = glue_context
-        self._type = connection_type
-        self._options = options
-        self._format = fmt
-        self._format_options: dict[str, Any] = {}
-        self._catalog: tuple[str, str] | None = None
-
-    def setFormat(self, format: str, **options: Any) -> None:
-        """The format and its options."""
-        self._format = format
-        self._format_options = dict(options)
+    _catalog: tuple[str, str] | None = None
 
     def setCatalogInfo(
         self, catalogDatabase: str, catalogTableName: str, catalogId: str | None = None
@@ -809,6 +750,18 @@ class DataSink:
                 update_schema=behavior == "UPDATE_IN_DATABASE",
             )
         return dynamic_frame
+
+
+def _connection_kind(connection_type: str, where: str) -> str:
+    """``s3``/``file`` or a JDBC type, lower-case; a clear error for any other."""
+    kind = connection_type.strip().lower()
+    if kind in UNSUPPORTED_CONNECTIONS:
+        raise UnsupportedOption(
+            f"{where}: connection_type '{connection_type}' is not supported (s3 and JDBC ones are)"
+        )
+    if kind not in JDBC_TYPES and kind not in ("s3", "file"):
+        raise ValueError(f"{where}: unknown connection_type '{connection_type}'")
+    return kind
 
 
 def _exclusions(value: Any) -> list[str]:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from awsglue._types import (
     choice_column,
     choices_of,
+    glue_name,
     glue_type_name,
     is_choice,
     quote,
@@ -79,17 +81,13 @@ def _typed_raw(name: str, bits: int) -> Column:
     if bits & 3 and bits & 4:
         pattern = _LONG if numeric == "bigint" else f"{_LONG}|{_DOUBLE}"
         members = [
-            (glue_type_name_of(numeric), F.when(raw.rlike(pattern), number)),
+            (glue_name(numeric), F.when(raw.rlike(pattern), number)),
             ("string", F.when(~raw.rlike(pattern), raw)),
         ]
         return choice_column(members, name)
     if bits & 3:
         return number.alias(name)
     return raw.alias(name)
-
-
-def glue_type_name_of(spark_type: str) -> str:
-    return {"bigint": "long", "double": "double"}[spark_type]
 
 
 def _to_record(value: Any) -> Any:
@@ -220,14 +218,13 @@ class DynamicFrame:
         """This frame with its text columns typed (the base of schema-changing transforms)."""
         if not self._raw:
             return self
-        frame = DynamicFrame._make(
+        return DynamicFrame._make(
             self._typed(),
             self.glue_ctx,
             self.name,
             errors=self._errors,
             stage_errors=self._stage_errors,
         )
-        return frame
 
     # ---- looking -----------------------------------------------------------------------------
 
@@ -564,7 +561,7 @@ class DynamicFrame:
             df = df.withColumn(name, value)
         elif kind == "project":
             target = spark_type_name(type_name)
-            wanted = glue_type_name_of_spark(target)
+            wanted = glue_name(target)
             if members:
                 value = column.getField(wanted) if wanted in members else F.lit(None)
                 df = df.withColumn(name, value.cast(target))
@@ -624,9 +621,9 @@ class DynamicFrame:
 
             opts = check_options(options, where="unbox", supported={"delimiter", "separator"})
             delimiter = str(opts.get("delimiter", opts.get("separator", ",")))
-            width_row = df.select(F.max(F.size(F.split(column, _regex_escape(delimiter))))).first()
+            pieces = F.split(column, re.escape(delimiter))
+            width_row = df.select(F.max(F.size(pieces))).first()
             width = int(width_row[0] or 0) if width_row is not None else 0
-            pieces = F.split(column, _regex_escape(delimiter))
             value = F.struct(*(pieces.getItem(i).alias(f"col{i}") for i in range(width)))
         else:
             from awsglue._options import UnsupportedOption
@@ -667,11 +664,16 @@ class DynamicFrame:
         )
         return tagged, errors
 
-    def _from_json_records(self, tagged: Any) -> DataFrame:
+    def _records_frame(
+        self, f: Callable[[Any], Any], kind: str, ctx: str, stage: int, total: int
+    ) -> DynamicFrame:
+        """The records ``f`` returns (map, flat_map), their schema inferred, and its errors."""
         from awsglue._io import json_frame
 
+        tagged, errors = self._run_records(f, kind, ctx)
         texts = tagged.filter(lambda t: t[0] == "J").map(lambda t: t[1])
-        return json_frame(self._session(), texts)
+        out = json_frame(self._session(), texts)
+        return self._derive(out, raw=(), stage_errors=errors, thresholds=(stage, total))
 
     def map(
         self,
@@ -684,11 +686,7 @@ class DynamicFrame:
     ) -> DynamicFrame:
         """Apply ``f`` to every record (a dict; return the new record). Records ``f`` raises
         on become error records; the new schema is inferred from what ``f`` returns."""
-        tagged, errors = self._run_records(f, "map", transformation_ctx)
-        out = self._from_json_records(tagged)
-        return self._derive(
-            out, raw=(), stage_errors=errors, thresholds=(stageThreshold, totalThreshold)
-        )
+        return self._records_frame(f, "map", transformation_ctx, stageThreshold, totalThreshold)
 
     def flat_map(
         self,
@@ -699,10 +697,8 @@ class DynamicFrame:
         totalThreshold: int = 0,
     ) -> DynamicFrame:
         """Apply ``f`` to every record; it returns any number of records."""
-        tagged, errors = self._run_records(f, "flat_map", transformation_ctx)
-        out = self._from_json_records(tagged)
-        return self._derive(
-            out, raw=(), stage_errors=errors, thresholds=(stageThreshold, totalThreshold)
+        return self._records_frame(
+            f, "flat_map", transformation_ctx, stageThreshold, totalThreshold
         )
 
     def filter(
@@ -934,19 +930,6 @@ class DynamicFrame:
         ).first()
         empty = [c for i, c in enumerate(df.columns) if counts is None or counts[i] == 0]
         return self._derive(df.drop(*empty) if empty else df, raw=())
-
-
-def glue_type_name_of_spark(spark_type: str) -> str:
-    """Glue's name of a Spark SQL type name (``bigint`` → ``long``)."""
-    from pyspark.sql.types import _parse_datatype_string
-
-    return glue_type_name(_parse_datatype_string(spark_type))
-
-
-def _regex_escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 def _col_of(df: DataFrame, path: str) -> Column:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
-from sparkglue.catalog import Column, DataCatalog, PartitionInput, Table, TableInput
+from sparkglue.catalog import Column, Connection, DataCatalog, PartitionInput, Table, TableInput
 from sparkglue.config import Settings
 from sparkglue.errors import EntityNotFound, InvalidInput
 from sparkglue.store import MetadataStore
@@ -32,6 +32,7 @@ __all__ = [
     "RESULT_ENV",
     "JdbcSource",
     "JobContext",
+    "connection_options",
     "data_files",
     "parse_job_arguments",
 ]
@@ -62,20 +63,32 @@ def parse_job_arguments(argv: Sequence[str]) -> dict[str, str]:
     return args
 
 
-def data_files(location: str) -> list[tuple[str, float, int]]:
-    """(path, mtime, size) of the data files under a folder, hidden ones skipped."""
+def data_files(
+    location: str, *, recurse: bool = True, exclusions: Sequence[str] = ()
+) -> list[tuple[str, float, int]]:
+    """(path, mtime, size) of the data files under a folder (or of one file), sorted; hidden
+    files and folders (``.``/``_``) and ``.crc`` checksums are skipped. Without ``recurse``
+    only the folder's own files and its Hive ``key=value`` folders count; ``exclusions`` are
+    Glue exclusion globs relative to ``location``."""
+    from sparkglue.crawler.globs import ExclusionSet
+
     root = Path(location)
     if root.is_file():
         st = root.stat()
         return [(str(root), st.st_mtime, st.st_size)]
+    excluded = ExclusionSet(exclusions)
     found = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and (recurse or "=" in d))
+        rel = os.path.relpath(folder, root)
         for name in sorted(files):
-            if not name.startswith((".", "_")):
-                path = os.path.join(folder, name)  # noqa: PTH118
-                st = os.stat(path)  # noqa: PTH116
-                found.append((path, st.st_mtime, st.st_size))
+            if name.startswith((".", "_")) or name.endswith(".crc"):
+                continue
+            if excluded and excluded.excludes(name if rel == "." else f"{rel}/{name}"):
+                continue
+            path = os.path.join(folder, name)  # noqa: PTH118
+            st = os.stat(path)  # noqa: PTH116
+            found.append((path, st.st_mtime, st.st_size))
     return found
 
 
@@ -125,6 +138,20 @@ _JDBC_DRIVERS = {
 }
 
 
+def connection_options(connection: Connection) -> dict[str, str]:
+    """Spark JDBC options for a catalog connection: URL, driver class, user and password."""
+    options = {"url": connection.jdbc_url}
+    driver = _JDBC_DRIVERS.get(connection.jdbc_url.split(":", 2)[1].lower())
+    if driver:  # named, as DriverManager does not see jars added to a running JVM
+        options["driver"] = driver
+    if connection.username:
+        options["user"] = connection.username
+    password = DataCatalog.resolve_password(connection)
+    if password is not None:
+        options["password"] = password
+    return options
+
+
 class JdbcSource:
     """A catalog table crawled from a JDBC connection, read with Spark's JDBC source (the
     driver jar must be on Spark's class path; the OS packages install them)."""
@@ -132,7 +159,6 @@ class JdbcSource:
     def __init__(self, catalog: DataCatalog, table: Table) -> None:
         self.table = table
         self.connection = catalog.get_connection(table.parameters["connectionName"])
-        self.password = DataCatalog.resolve_password(self.connection)
         url = self.connection.jdbc_url
         self.kind = url.split(":", 2)[1].lower()
         parts = table.parameters.get("jdbcTable", table.name).split(".")
@@ -178,17 +204,8 @@ class JdbcSource:
         return " AND ".join(parts) or "1 = 1"
 
     def _reader(self, spark: SparkSession, query: str) -> Any:
-        reader = (
-            spark.read.format("jdbc").option("url", self.connection.jdbc_url).option("query", query)
-        )
-        driver = _JDBC_DRIVERS.get(self.kind)
-        if driver:  # named, as DriverManager does not see jars added to a running JVM
-            reader = reader.option("driver", driver)
-        if self.connection.username:
-            reader = reader.option("user", self.connection.username)
-        if self.password is not None:
-            reader = reader.option("password", self.password)
-        return reader
+        options = connection_options(self.connection)
+        return spark.read.format("jdbc").options(**options).option("query", query)
 
     def read(self, spark: SparkSession, where: str | None = None) -> DataFrame:
         query = f"SELECT * FROM {self.relation}" + (f" WHERE {where}" if where else "")
