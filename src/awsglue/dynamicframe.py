@@ -448,8 +448,11 @@ class DynamicFrame:
             df = df.withColumnRenamed(old[0], new[0])
             raw = [new[0] if c == old[0] else c for c in self._raw]
             return self._derive(df, raw=raw, thresholds=(stageThreshold, totalThreshold))
-        value = _col(oldName)
-        df = self._settle()._df if old[0] in self._raw else df
+        # Park the value in a column of its own first: dropping the old field must not take
+        # it away before its new place is built.
+        moved = "__sparkglue_moved"
+        df = self._settle()._df.withColumn(moved, _col(oldName))  # fully typed: raw=() below
+        value = F.col(moved)
         if len(old) == 1:
             df = df.drop(old[0])
         else:
@@ -466,7 +469,7 @@ class DynamicFrame:
             for part in reversed(new[1:]):
                 nested = F.struct(nested.alias(part))
             df = df.withColumn(new[0], nested)
-        return self._derive(df, raw=(), thresholds=(stageThreshold, totalThreshold))
+        return self._derive(df.drop(moved), raw=(), thresholds=(stageThreshold, totalThreshold))
 
     def resolveChoice(
         self,

@@ -110,6 +110,9 @@ def test_frame_transforms(glue_context: Any, tmp_path: Path) -> None:
     assert [r["name"] for r in rows.select("adults").toDF().collect()] == ["ann"]
     assert [r["name"] for r in rows.select("minors").toDF().collect()] == ["bob"]
     unboxed = Unbox.apply(frame=frame, path="payload", format="json")
+    renamed = unboxed.rename_field("payload.x", "payload.z").toDF()
+    assert sorted(r["payload"]["z"] for r in renamed.collect()) == [1, 2]
+    assert "x" not in renamed.schema["payload"].dataType.names
     flat = UnnestFrame.apply(frame=unboxed).toDF()
     assert {"payload.x", "payload.y"} <= set(flat.columns)
     assert sorted(r["payload.y"] for r in flat.collect()) == ["a", "b"]
@@ -179,6 +182,9 @@ def test_catalog_reads_writes_predicates_and_purge(
     assert "|-- qty: choice" in "\n".join(
         __import__("awsglue._types", fromlist=["x"]).schema_lines(frame.schema())
     )
+    moved = frame.rename_field("day", "meta.day").toDF()  # a typed field into a struct
+    assert dict(moved.dtypes)["meta"] == "struct<day:int>"
+    assert dict(moved.dtypes)["qty"].startswith("struct<long:bigint,string:string>")
     late = read(database="shop", table_name="sales", push_down_predicate="day >= 2")
     assert sorted({r["day"] for r in late.toDF().collect()}) == [2, 3]
     matched = frame.resolveChoice(choice="match_catalog", database="shop", table_name="sales")
