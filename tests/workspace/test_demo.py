@@ -100,6 +100,19 @@ def test_demo_counts_species_per_year_and_cli_sees_344(
     assert {r["sex"] for r in rows} <= {"female", "male", None}
     assert sum(r["n"] for r in rows) == 119
 
+    # the species tree: accurate, registered, promoted, scored in batch, served compiled
+    assert result.model == "penguin_species:1"
+    assert result.model_metrics["accuracy"] >= 0.93
+    assert result.model_folder is not None
+    assert (result.model_folder / "tree.svg").exists()
+    assert result.predictions == 342
+    assert [a["prediction"] for a in result.single_answers[:3]] == [
+        "Gentoo",
+        "Adelie",
+        "Chinstrap",
+    ]
+    assert all(0 < a["probability"] <= 1 for a in result.single_answers)
+
     # the demo recreates its own workspace on a second run
     again = run_demo(Settings.resolve(env={}, cwd=tmp_path))
     assert again.raw_rows == 344 and (again.workspace / DEMO_MARKER).exists()

@@ -12,6 +12,7 @@ from sparkglue.cli.catalog import catalog
 from sparkglue.cli.common import CliState, console_for, output_option, parse_pairs, pass_state
 from sparkglue.cli.crawler import classifier, crawler
 from sparkglue.cli.jobs import job
+from sparkglue.cli.ml import ml
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
 from sparkglue.workspace import Workspace, run_demo
@@ -99,6 +100,7 @@ cli.add_command(catalog)
 cli.add_command(classifier)
 cli.add_command(crawler)
 cli.add_command(job)
+cli.add_command(ml)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -182,6 +182,47 @@ def _v3_jobs(op: Operations) -> None:
     )
 
 
+def _v4_ml(op: Operations) -> None:
+    op.create_table(
+        "ml_models",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("task", sa.String(16), nullable=False),
+        sa.Column("location", sa.Text, nullable=False),
+        sa.Column("metadata", sa.JSON, nullable=False),
+        sa.Column("run_id", sa.String(64), nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("name", "version", name="uq_ml_models_name_version"),
+    )
+    op.create_table(
+        "ml_model_aliases",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("alias", sa.String(255), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("name", "alias", name="uq_ml_model_aliases_name_alias"),
+    )
+    op.create_table(
+        "ml_runs",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("model_name", sa.String(255), nullable=False),
+        sa.Column("model_version", sa.Integer, nullable=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("arguments", sa.JSON, nullable=False),
+        sa.Column("started_at", sa.String(32), nullable=False),
+        sa.Column("finished_at", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("metrics", sa.JSON, nullable=False),
+        sa.Column("log_path", sa.Text, nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+    )
+    op.create_index("ix_ml_runs_model_name", "ml_runs", ["model_name"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -190,6 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "crawlers: classifiers, crawlers, crawl runs and their per-file decisions", _v2_crawlers
     ),
     Migration(3, "jobs: job definitions, runs and attempts, bookmark versions", _v3_jobs),
+    Migration(4, "ml: registered models, their aliases, training and prediction runs", _v4_ml),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

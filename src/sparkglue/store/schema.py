@@ -188,3 +188,46 @@ job_bookmarks = sa.Table(
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.UniqueConstraint("job_name", "version", name="uq_job_bookmarks_job_version"),
 )
+
+ml_models = sa.Table(
+    "ml_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("task", sa.String(16), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("name", "version", name="uq_ml_models_name_version"),
+)
+
+ml_model_aliases = sa.Table(
+    "ml_model_aliases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("name", "alias", name="uq_ml_model_aliases_name_alias"),
+)
+
+ml_runs = sa.Table(
+    "ml_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("model_name", sa.String(255), nullable=False, index=True),
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("log_path", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+)

@@ -3,7 +3,9 @@
 Stage by stage it grows with the platform; today: a fresh workspace, the raw bucket laid out as
 Hive partitions, a crawler that finds the raw table and its partitions, a generated ETL job that
 cleans it into ``lake/curated/penguins`` (Parquet by year) as its own spark-submit run, a crawl of
-the curated folder, and Spark SQL over both.
+the curated folder, Spark SQL over both, then a decision tree that predicts the species: trained
+and evaluated on Spark MLlib, registered, promoted, scored in batch into a catalog table, and
+asked single questions through the compiled predictor.
 """
 
 from __future__ import annotations
@@ -35,6 +37,52 @@ DEMO_MARKER = ".sparkglue-demo"
 DEMO_CRAWLER = "raw_penguins"
 CURATED_CRAWLER = "curated_penguins"
 DEMO_JOB = "penguins_curated"
+DEMO_MODEL = "penguin_species"
+DEMO_FEATURES = [
+    "island",
+    "culmen_length_mm",
+    "culmen_depth_mm",
+    "flipper_length_mm",
+    "body_mass_g",
+    "sex",
+]
+PREDICTIONS_TABLE = "curated.penguin_species_predictions"
+# Three penguins nobody measured before: a typical Gentoo, Adelie and Chinstrap, and one
+# with a missing measurement and an island the model never saw.
+SINGLE_REQUESTS: list[dict[str, Any]] = [
+    {
+        "island": "Biscoe",
+        "culmen_length_mm": 47.5,
+        "culmen_depth_mm": 14.8,
+        "flipper_length_mm": 216,
+        "body_mass_g": 5200,
+        "sex": "male",
+    },
+    {
+        "island": "Torgersen",
+        "culmen_length_mm": 38.6,
+        "culmen_depth_mm": 19.2,
+        "flipper_length_mm": 188,
+        "body_mass_g": 3650,
+        "sex": "female",
+    },
+    {
+        "island": "Dream",
+        "culmen_length_mm": 50.1,
+        "culmen_depth_mm": 18.9,
+        "flipper_length_mm": 196,
+        "body_mass_g": 3800,
+        "sex": None,
+    },
+    {
+        "island": "Anvers",
+        "culmen_length_mm": None,
+        "culmen_depth_mm": 17.0,
+        "flipper_length_mm": 195,
+        "body_mass_g": 3900,
+        "sex": "male",
+    },
+]
 CURATED_SUMMARY_SQL = (
     "SELECT species, count(*) AS penguins, round(avg(flipper_length_mm), 1) AS flipper_mm, "
     "round(avg(body_mass_g)) AS body_mass_g FROM curated.penguins GROUP BY species ORDER BY species"
@@ -55,6 +103,12 @@ class DemoResult:
     job_metrics: dict[str, Any] = field(default_factory=dict)
     curated_crawl_run: str | None = None
     curated_summary: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    model_metrics: dict[str, Any] = field(default_factory=dict)
+    model_folder: Path | None = None
+    predict_run: str | None = None
+    predictions: int = 0
+    single_answers: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -117,6 +171,70 @@ def _run_cleaning_job(ws: Workspace, result: DemoResult, console: Console) -> No
         f"Job run {run.id} SUCCEEDED in {m.get('ExecutionTime')} s: {m.get('records_read')} "
         f"records read, {m.get('records_written')} written ({m.get('bytes_written')} bytes of "
         f"Parquet under curated/penguins, Spark application {m.get('spark_application_id')})"
+    )
+
+
+def _train_and_predict(ws: Workspace, result: DemoResult, console: Console) -> None:
+    """Train the species tree, score the curated table, answer single requests compiled."""
+    from sparkglue.ml import TrainOptions
+
+    for old in ws.ml.list_models(DEMO_MODEL):  # a shared metadata store outlives the folder
+        ws.ml.delete(old.ref)
+    model = ws.ml.train(
+        DEMO_MODEL,
+        TrainOptions(
+            table="curated.penguins",
+            label="species",
+            features=DEMO_FEATURES,
+            max_depth=5,
+            description="Penguin species from island, bill, flipper, mass and sex",
+        ),
+    )
+    ws.ml.promote(model.ref, "production")
+    result.model = model.ref
+    metrics = model.metadata["metrics"]
+    result.model_metrics = metrics
+    folder = Path(model.location)
+    result.model_folder = folder
+    cm = metrics["confusion_matrix"]
+    console.table(
+        f"Model {model.ref} on {metrics['test_rows']} test penguins: accuracy "
+        f"{metrics['accuracy']:.3f}, weighted F1 {metrics['weighted_f1']:.3f} "
+        "(rows: actual, columns: predicted)",
+        ["actual \\ predicted", *cm["labels"]],
+        [[label, *row] for label, row in zip(cm["labels"], cm["matrix"], strict=True)],
+    )
+    console.message("The tree as rules:\n" + (folder / "rules.txt").read_text().rstrip())
+    console.step(
+        f"Pictures: {folder / 'tree.svg'}, {folder / 'confusion_matrix.png'}, "
+        f"{folder / 'feature_importances.png'}"
+    )
+    run = ws.ml.predict(f"{DEMO_MODEL}@production", "curated.penguins", PREDICTIONS_TABLE)
+    result.predict_run = run.id
+    result.predictions = int(run.metrics.get("records_written", 0))
+    console.step(
+        f"Batch prediction run {run.id} {run.state}: {result.predictions} rows scored into "
+        f"{PREDICTIONS_TABLE} (Parquet, in the catalog)"
+    )
+    predictor = ws.ml.load_predictor(f"{DEMO_MODEL}@production")
+    rows = []
+    for record in SINGLE_REQUESTS:
+        clock = time.perf_counter()
+        answer = predictor.predict_one(record)
+        micros = (time.perf_counter() - clock) * 1e6
+        result.single_answers.append(answer)
+        rows.append(
+            [
+                ", ".join("?" if v is None else str(v) for v in record.values()),
+                answer["prediction"],
+                f"{answer['probability']:.2f}",
+                f"{micros:.0f} µs",
+            ]
+        )
+    console.table(
+        f"Single requests through the compiled predictor ({model.ref}, no JVM)",
+        [", ".join(DEMO_FEATURES) + " (? = missing)", "species", "probability", "took"],
+        rows,
     )
 
 
@@ -210,6 +328,9 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
         f"{sum(r['penguins'] for r in summary)} curated penguins "
         f"(query {time.perf_counter() - clock:.1f} s)"
     )
+    clock = time.perf_counter()
+    _train_and_predict(ws, result, console)
+    result.seconds["ml"] = time.perf_counter() - clock
     console.message(
         f"\nThe demo workspace is {ws.path}. Explore it:\n"
         "  .venv/bin/sparkglue catalog tables curated\n"
@@ -218,7 +339,9 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
         f"  .venv/bin/sparkglue job script {DEMO_JOB}\n"
         f"  .venv/bin/sparkglue job logs {result.job_run}\n"
         "  .venv/bin/sparkglue catalog sql "
-        '"SELECT species, island, sex, body_mass_g FROM curated.penguins LIMIT 5"'
+        '"SELECT species, island, sex, body_mass_g FROM curated.penguins LIMIT 5"\n'
+        f"  .venv/bin/sparkglue ml show {DEMO_MODEL}\n"
+        f"  .venv/bin/sparkglue ml serve {DEMO_MODEL}@production"
     )
     ws.close()
     return result

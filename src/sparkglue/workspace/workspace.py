@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from sparkglue.jobs import JobService
+    from sparkglue.ml import MLService
     from sparkglue.spark import CatalogBinding
 
 __all__ = ["LAKE_BUCKETS", "Workspace"]
@@ -65,6 +66,7 @@ class Workspace:
         self._binding: CatalogBinding | None = None
         self._crawlers: CrawlerService | None = None
         self._jobs: JobService | None = None
+        self._ml: MLService | None = None
 
     @classmethod
     def init(
@@ -155,6 +157,17 @@ class Workspace:
             self._jobs = JobService(self.store, self.catalog, self.settings)
         return self._jobs
 
+    @property
+    def ml(self) -> MLService:
+        """Decision-tree models: training, the registry, batch and compiled prediction."""
+        if self._ml is None:
+            from sparkglue.ml import MLService
+
+            self._ml = MLService(
+                self.store, self.catalog, self.settings, self.spark, console=self.console
+            )
+        return self._ml
+
     def spark(self) -> SparkSession:
         """The Spark session for the configured master, with this catalog's tables queryable."""
         if self._session is None:
@@ -217,6 +230,8 @@ class Workspace:
             self._store = None
             self._catalog = None
             self._crawlers = None
+            self._jobs = None
+            self._ml = None
 
     def __enter__(self) -> Workspace:
         return self

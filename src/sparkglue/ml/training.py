@@ -1,0 +1,522 @@
+"""Fitting a decision-tree pipeline on Spark, and evaluating it, tuned to the data.
+
+The pipeline is MLlib's own: a ``SQLTransformer`` that casts numeric features to double, an
+``Imputer``, a ``StringIndexer`` for categorical features (an unseen value gets its own index),
+a ``VectorAssembler`` and a ``DecisionTreeClassifier``/``DecisionTreeRegressor``; the label is
+indexed outside the saved pipeline, so scoring a table needs no label column.
+
+Tuning, so users need not: one profiling pass picks the features; the assembled training rows
+are materialised once (``localCheckpoint``: rows kept as Spark's own binary rows, which the tree
+scans several times faster than the source or a columnar cache) in as many partitions as the
+data deserves, up to the cores; the label carries its class count so MLlib does not scan for
+it; node ids are cached and checkpointed for deep trees. The train/test split is a seeded
+random number per row, so the test rows can be found again from the source.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sparkglue.errors import InvalidInput
+from sparkglue.ml.specs import FeaturePlan, PlannedFeature, TrainOptions
+
+if TYPE_CHECKING:
+    from pyspark.ml import PipelineModel, Transformer
+    from pyspark.sql import Column, DataFrame
+
+__all__ = ["Fitted", "evaluate", "fit_pipeline", "labelled", "quote", "split_rows"]
+
+LABEL = "__label"
+FEATURES = "__features"
+SPLIT = "__split"
+_ROWS_PER_PARTITION = 50_000
+_HIGH_CARDINALITY = "more distinct values than --max-bins allows"
+
+Log = Callable[[str], None]
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def num_column(i: int) -> str:
+    return f"__num_{i}"
+
+
+def imputed_column(i: int) -> str:
+    return f"__imp_{i}"
+
+
+def index_column(i: int) -> str:
+    return f"__idx_{i}"
+
+
+def labelled(source: DataFrame, plan: FeaturePlan) -> DataFrame:
+    """The rows of ``source`` that have a label (a number, for regression)."""
+    from pyspark.sql import functions as F
+
+    label = F.col(quote(plan.label))
+    if plan.task == "regression":
+        return source.filter(label.isNotNull() & ~F.isnan(label.cast("double")))
+    return source.filter(label.isNotNull())
+
+
+def split_rows(source: DataFrame, options: TrainOptions, *, test: bool) -> DataFrame:
+    """The training (or test) rows of ``source``, as ``fit_pipeline`` splits them."""
+    from pyspark.sql import functions as F
+
+    marked = source.withColumn(SPLIT, F.rand(options.seed))
+    cut = 1.0 - options.test_fraction
+    kept = marked.filter(F.col(SPLIT) >= cut) if test else marked.filter(F.col(SPLIT) < cut)
+    return kept.drop(SPLIT)
+
+
+@dataclass
+class Fitted:
+    """A fitted pipeline and what was learned on the way."""
+
+    pipeline: PipelineModel
+    plan: FeaturePlan
+    features: list[dict[str, Any]]  # model.json's feature entries, in tree order
+    classes: list[Any]
+    params: dict[str, Any]
+    rows: int
+    train_rows: int
+    importances: list[tuple[str, float]]
+    tuning: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _label_value(text: str | None, label_type: str) -> Any:
+    if text is None:
+        return None
+    base = label_type.split("(")[0]
+    if base in ("tinyint", "smallint", "int", "bigint"):
+        return int(float(text))
+    if base in ("float", "double", "decimal"):
+        return float(text)
+    if base == "boolean":
+        return text.lower() == "true"
+    return text
+
+
+def _cast(feature: PlannedFeature, i: int) -> str:
+    col = quote(feature.name)
+    if feature.kind == "date":
+        expr = f"CAST(unix_date({col}) AS DOUBLE)"
+    elif feature.kind == "timestamp":
+        expr = f"unix_micros(CAST({col} AS TIMESTAMP)) / 1000000.0"
+    elif feature.kind == "boolean":
+        expr = f"CAST(CAST({col} AS INT) AS DOUBLE)"
+    else:
+        expr = f"CAST({col} AS DOUBLE)"
+    return f"{expr} AS {num_column(i)}"
+
+
+def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, log: Log) -> Fitted:
+    """Profile ``source``, settle the features, fit the pipeline on the training split."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import (
+        Imputer,
+        SQLTransformer,
+        StringIndexer,
+        StringIndexerModel,
+        VectorAssembler,
+    )
+    from pyspark.sql import functions as F
+
+    spark = source.sparkSession
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    label = plan.label
+    base = labelled(source, plan)
+
+    # One profiling pass: rows, missing numbers, distinct strings, distinct labels.
+    aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
+    for f in plan.features:
+        c = F.col(quote(f.name))
+        if f.kind == "categorical":
+            aggs.append(F.approx_count_distinct(c).alias(f"d:{f.name}"))
+        else:
+            present = (
+                c.isNotNull() & ~F.isnan(c.cast("double"))
+                if f.kind == "numeric"
+                else (c.isNotNull())
+            )
+            aggs.append(F.count(F.when(present, 1)).alias(f"n:{f.name}"))
+    if plan.task == "classification":
+        aggs.append(F.approx_count_distinct(F.col(quote(label))).alias("__labels"))
+    profile = base.agg(*aggs).first()
+    assert profile is not None
+    rows = int(profile["__rows"])
+    if rows == 0:
+        raise InvalidInput(f"{options.table} has no rows with a value for the label '{label}'")
+    seconds["profile"] = time.perf_counter() - clock
+    log(f"Profiled {options.table}: {rows} rows with a label")
+
+    task = plan.task
+    if (
+        options.task is None
+        and task == "classification"
+        and plan.label_type in ("tinyint", "smallint", "int", "bigint")
+        and int(profile["__labels"]) > 32
+    ):
+        task = "regression"
+        log(f"Label '{label}' has ~{profile['__labels']} distinct whole numbers: regression")
+    plan.task = task
+    impurity = options.check_impurity(task)
+
+    max_bins = options.max_bins
+    kept: list[PlannedFeature] = []
+    for f in plan.features:
+        if f.kind == "categorical":
+            distinct = int(profile[f"d:{f.name}"])
+            if distinct + 1 > options.max_bins:
+                if not f.asked:
+                    plan.left_out.append((f.name, f"~{distinct} categories, {_HIGH_CARDINALITY}"))
+                    continue
+                max_bins = max(max_bins, int(distinct * 1.05) + 2)
+        elif int(profile[f"n:{f.name}"]) == 0:
+            if f.asked:
+                raise InvalidInput(f"feature '{f.name}' has no values in {options.table}")
+            plan.left_out.append((f.name, "no values"))
+            continue
+        kept.append(f)
+    if not kept:
+        raise InvalidInput(
+            f"no usable feature is left in {options.table}: "
+            + "; ".join(f"{c}: {why}" for c, why in plan.left_out)
+        )
+    plan.features = kept
+    if max_bins != options.max_bins:
+        log(f"maxBins raised to {max_bins} for the categorical features asked for")
+
+    # Stages, fitted on the training split only.
+    clock = time.perf_counter()
+    train = split_rows(base, options, test=False)
+    numeric = [(i, f) for i, f in enumerate(kept) if f.kind != "categorical"]
+    categorical = [(i, f) for i, f in enumerate(kept) if f.kind == "categorical"]
+    stages: list[Transformer] = []
+    casts = ", ".join(_cast(f, i) for i, f in numeric)
+    sql = SQLTransformer(statement=f"SELECT *{', ' if casts else ''}{casts} FROM __THIS__")
+    stages.append(sql)
+    indexed_label = train
+    string_columns = [f.name for _, f in categorical]
+    label_labels: list[str] = []
+    if task == "classification" or string_columns:
+        inputs = string_columns + ([label] if task == "classification" else [])
+        outputs = [index_column(i) for i, _ in categorical] + (
+            [LABEL] if task == "classification" else []
+        )
+        fitted_indexer = StringIndexer(inputCols=inputs, outputCols=outputs).fit(
+            train.select(*(F.col(quote(c)).cast("string").alias(c) for c in inputs))
+        )
+        arrays = [list(a) for a in fitted_indexer.labelsArray]
+        if task == "classification":
+            label_labels = arrays.pop()
+            label_model = StringIndexerModel.from_arrays_of_labels(
+                [label_labels], inputCols=[label], outputCols=[LABEL], handleInvalid="error"
+            )
+            indexed_label = label_model.transform(
+                train.withColumn(label, F.col(quote(label)).cast("string"))
+            )
+        if string_columns:
+            stages.append(
+                StringIndexerModel.from_arrays_of_labels(
+                    arrays,
+                    inputCols=string_columns,
+                    outputCols=[index_column(i) for i, _ in categorical],
+                    handleInvalid="keep",
+                )
+            )
+    if task == "regression":
+        indexed_label = train.withColumn(LABEL, F.col(quote(label)).cast("double"))
+    if numeric:
+        strategy = options.impute
+        imputer = Imputer(
+            inputCols=[num_column(i) for i, _ in numeric],
+            outputCols=[imputed_column(i) for i, _ in numeric],
+            strategy=strategy,
+        ).fit(sql.transform(train))
+        stages.insert(1, imputer)
+    assembled = [
+        index_column(i) if f.kind == "categorical" else imputed_column(i)
+        for i, f in enumerate(kept)
+    ]
+    stages.append(VectorAssembler(inputCols=assembled, outputCol=FEATURES))
+    features_model = PipelineModel(stages=stages)
+    seconds["prepare"] = time.perf_counter() - clock
+    log(
+        f"Features: {len(kept)} ({len(numeric)} numeric, {len(categorical)} categorical)"
+        + (
+            "; left out: " + "; ".join(f"{c} ({why})" for c, why in plan.left_out)
+            if plan.left_out
+            else ""
+        )
+    )
+
+    # The training rows, materialised once in as many partitions as they deserve.
+    clock = time.perf_counter()
+    prepared = features_model.transform(indexed_label).select(FEATURES, LABEL)
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    partitions = max(1, min(cores, math.ceil(rows / _ROWS_PER_PARTITION)))
+    if prepared.rdd.getNumPartitions() != partitions:
+        prepared = prepared.repartition(partitions)
+    prepared = prepared.localCheckpoint(eager=True)
+    train_rows = prepared.count()
+    if train_rows == 0:
+        raise InvalidInput(
+            f"the training split of {options.table} is empty ({rows} rows, test fraction "
+            f"{options.test_fraction}); lower --test-fraction"
+        )
+    seconds["materialise"] = time.perf_counter() - clock
+    log(f"Training rows materialised: {train_rows} in {partitions} partition(s)")
+
+    clock = time.perf_counter()
+    tree, tuning = _fit_tree(prepared, task, impurity, max_bins, options, log)
+    seconds["fit"] = time.perf_counter() - clock
+    pipeline = PipelineModel(stages=[*stages, tree])
+    names = [f.name for f in kept]
+    importances = sorted(
+        zip(names, (float(v) for v in tree.featureImportances.toArray()), strict=True),
+        key=lambda kv: -kv[1],
+    )
+    features = [
+        {
+            "name": f.name,
+            "kind": f.kind,
+            "type": f.type,
+            "column": num_column(i) if f.kind != "categorical" else f.name,
+            "assembled": assembled[i],
+        }
+        for i, f in enumerate(kept)
+    ]
+    java_tree = tree._java_obj
+    params = {
+        "max_depth": int(java_tree.getMaxDepth()),
+        "max_bins": int(java_tree.getMaxBins()),
+        "impurity": str(java_tree.getImpurity()),
+        "min_instances_per_node": int(java_tree.getMinInstancesPerNode()),
+        "min_info_gain": float(java_tree.getMinInfoGain()),
+        "seed": options.seed,
+        "test_fraction": options.test_fraction,
+        "impute": options.impute,
+        "cv_folds": options.cv_folds,
+        "grid": options.grid,
+    }
+    return Fitted(
+        pipeline=pipeline,
+        plan=plan,
+        features=features,
+        classes=[_label_value(v, plan.label_type) for v in label_labels],
+        params=params,
+        rows=rows,
+        train_rows=train_rows,
+        importances=importances,
+        tuning=tuning,
+        seconds=seconds,
+    )
+
+
+def _fit_tree(
+    prepared: DataFrame,
+    task: str,
+    impurity: str,
+    max_bins: int,
+    options: TrainOptions,
+    log: Log,
+) -> tuple[Any, list[dict[str, Any]]]:
+    from pyspark.ml.classification import DecisionTreeClassifier
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionEvaluator
+    from pyspark.ml.regression import DecisionTreeRegressor
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
+
+    deepest = max([options.max_depth, *options.grid.get("max_depth", [])])
+    deep = deepest >= 10
+    if deep and prepared.sparkSession.sparkContext.getCheckpointDir() is None:
+        deep = False
+    common: dict[str, Any] = {
+        "featuresCol": FEATURES,
+        "labelCol": LABEL,
+        "maxDepth": options.max_depth,
+        "maxBins": max_bins,
+        "impurity": impurity,
+        "minInstancesPerNode": options.min_instances_per_node,
+        "minInfoGain": options.min_info_gain,
+        "seed": options.seed,
+        "maxMemoryInMB": 512,
+        "cacheNodeIds": deep,
+        "checkpointInterval": 10,
+    }
+    estimator: Any = (
+        DecisionTreeClassifier(**common)
+        if task == "classification"
+        else DecisionTreeRegressor(**common)
+    )
+    if not options.grid:
+        log(f"Fitting a depth-{options.max_depth} {task} tree ({impurity}, maxBins {max_bins})")
+        return estimator.fit(prepared), []
+    builder = ParamGridBuilder()
+    names = {
+        "max_depth": estimator.maxDepth,
+        "max_bins": estimator.maxBins,
+        "min_instances_per_node": estimator.minInstancesPerNode,
+        "min_info_gain": estimator.minInfoGain,
+        "impurity": estimator.impurity,
+    }
+    for name, values in options.grid.items():
+        if name == "max_bins" and any(v < max_bins for v in values):
+            raise InvalidInput(
+                f"--grid max_bins values must be at least {max_bins} for these categorical features"
+            )
+        builder = builder.addGrid(names[name], values)
+    grid = builder.build()
+    evaluator: Any = (
+        MulticlassClassificationEvaluator(
+            labelCol=LABEL, predictionCol="prediction", metricName="accuracy"
+        )
+        if task == "classification"
+        else RegressionEvaluator(labelCol=LABEL, predictionCol="prediction", metricName="rmse")
+    )
+    if options.cv_folds:
+        log(f"Searching {len(grid)} parameter sets with {options.cv_folds}-fold cross-validation")
+        search: Any = CrossValidator(
+            estimator=estimator,
+            estimatorParamMaps=grid,
+            evaluator=evaluator,
+            numFolds=options.cv_folds,
+            seed=options.seed,
+        )
+    else:
+        log(f"Searching {len(grid)} parameter sets on a train/validation split (0.8/0.2)")
+        search = TrainValidationSplit(
+            estimator=estimator,
+            estimatorParamMaps=grid,
+            evaluator=evaluator,
+            trainRatio=0.8,
+            seed=options.seed,
+        )
+    model = search.fit(prepared)
+    scores = model.avgMetrics if options.cv_folds else model.validationMetrics
+    metric = "accuracy" if task == "classification" else "rmse"
+    tuning = [
+        {"params": {p.name: v for p, v in params.items()}, metric: float(score)}
+        for params, score in zip(grid, scores, strict=True)
+    ]
+    return model.bestModel, tuning
+
+
+# ---- evaluation --------------------------------------------------------------------------------
+
+
+def evaluate(
+    pipeline: PipelineModel,
+    test: DataFrame,
+    plan: FeaturePlan,
+    classes: list[Any],
+) -> dict[str, Any]:
+    """Metrics of ``pipeline`` on the ``test`` rows, in one pass over them."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    label = plan.label
+    scored = pipeline.transform(test)
+    if plan.task == "regression":
+        y = F.col(quote(label)).cast("double")
+        err = y - F.col("prediction")
+        row = scored.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(err * err).alias("sse"),
+            F.sum(F.abs(err)).alias("sae"),
+            F.sum(y).alias("sy"),
+            F.sum(y * y).alias("syy"),
+        ).first()
+        assert row is not None
+        n = int(row["n"])
+        if n == 0:
+            return {"test_rows": 0}
+        mean = row["sy"] / n
+        sst = row["syy"] - n * mean * mean
+        return {
+            "test_rows": n,
+            "rmse": math.sqrt(row["sse"] / n),
+            "mae": row["sae"] / n,
+            "r2": 1.0 - row["sse"] / sst if sst > 0 else float("nan"),
+        }
+    names = [str(c) for c in classes]
+    index = {name: i for i, name in enumerate(names)}
+    actual = F.col(quote(label)).cast("string")
+    grouped = scored.groupBy(
+        actual.alias("actual"),
+        F.col("prediction").cast("int").alias("predicted"),
+        (vector_to_array(F.col("probability"))[1] if len(names) == 2 else F.lit(0.0)).alias("p1"),
+    ).count()
+    counts = [(r["actual"], r["predicted"], r["p1"], r["count"]) for r in grouped.collect()]
+    unseen = sorted({a for a, _, _, _ in counts if a not in index})
+    labels = names + [f"{u} (not in training)" for u in unseen]
+    for u in unseen:
+        index[u] = len(index)
+    size = len(labels)
+    matrix = [[0] * size for _ in range(size)]
+    for a, p, _, n in counts:
+        matrix[index[a]][p] += n
+    return classification_metrics(matrix, labels) | (
+        {"area_under_roc": _auc([(index[a], p1, n) for a, _, p1, n in counts])}
+        if len(names) == 2
+        else {}
+    )
+
+
+def classification_metrics(matrix: list[list[int]], labels: list[str]) -> dict[str, Any]:
+    """Accuracy, weighted precision/recall/F1 and per-class metrics from a confusion matrix
+    (rows: actual, columns: predicted), as MLlib's MulticlassMetrics defines them."""
+    total = sum(map(sum, matrix))
+    per_class = {}
+    weighted = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    for i, name in enumerate(labels):
+        support = sum(matrix[i])
+        predicted = sum(row[i] for row in matrix)
+        tp = matrix[i][i]
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+        if total:
+            for key, value in (("precision", precision), ("recall", recall), ("f1", f1)):
+                weighted[key] += value * support / total
+    return {
+        "test_rows": total,
+        "accuracy": sum(matrix[i][i] for i in range(len(labels))) / total if total else 0.0,
+        "weighted_precision": weighted["precision"],
+        "weighted_recall": weighted["recall"],
+        "weighted_f1": weighted["f1"],
+        "per_class": per_class,
+        "confusion_matrix": {"labels": labels, "matrix": matrix},
+    }
+
+
+def _auc(points: list[tuple[int, float, int]]) -> float | None:
+    """Area under ROC from (actual index, score of class 1, count), ties as one step."""
+    by_score: dict[float, list[int]] = {}
+    for actual, score, n in points:
+        pos_neg = by_score.setdefault(score, [0, 0])
+        pos_neg[0 if actual == 1 else 1] += n
+    positives = sum(v[0] for v in by_score.values())
+    negatives = sum(v[1] for v in by_score.values())
+    if positives == 0 or negatives == 0:
+        return None
+    area = tp = 0.0
+    for score in sorted(by_score, reverse=True):
+        dp, dn = by_score[score]
+        area += dn * (tp + dp / 2)
+        tp += dp
+    return area / (positives * negatives)
