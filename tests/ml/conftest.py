@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -104,7 +103,3 @@ def species_model(ml_workspace: Workspace) -> Any:
         "species",
         TrainOptions(table="curated.penguins", label="species", features=DEMO_FEATURES),
     )
-
-
-def model_folder(model: Any) -> Path:
-    return Path(model.location)

@@ -36,7 +36,6 @@ __all__ = [
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 PIPELINE_DIR = "pipeline"
-NUMERIC_KINDS = ("numeric", "boolean", "date", "timestamp")
 _EPOCH = date(1970, 1, 1)
 
 

@@ -54,7 +54,6 @@ __all__ = ["MLRun", "MLService", "ModelVersion", "parse_model_ref"]
 
 MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
 ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-FINAL = ("SUCCEEDED", "FAILED", "ERROR")
 _CHECK_ROWS = 1000
 
 
@@ -611,9 +610,6 @@ class MLService:
         model = self.get_model(ref)
         return Predictor.load(model.location)
 
-    def model_folder(self, ref: str) -> Path:
-        return Path(self.get_model(ref).location)
-
     # ---- batch prediction ----------------------------------------------------------------------
 
     def predict(self, ref: str, table: str, output: str, *, mode: str = "overwrite") -> MLRun:
@@ -745,10 +741,6 @@ class MLService:
 
 def _spark_type(type_text: str, T: Any) -> Any:
     return T._parse_datatype_string(type_text)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _metrics_line(task: str, m: dict[str, Any]) -> str:
