@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -396,18 +394,7 @@ def run_crawler(state: CliState, name: str, wait: bool) -> None:
             if run.state != "SUCCEEDED":
                 raise SystemExit(1)
             return
-        log = ws.path / "logs" / f"{run_id}.worker.log"
-        with log.open("w") as out:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "sparkglue.cli.crawl_worker", str(ws.path), run_id],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        # The run belongs to the worker from now on: recovery must not take it for dead
-        # when this command exits.
-        ws.crawlers.claim_run(run_id, worker.pid)
+        ws.crawlers.launch(run_id)
     console.step(f"Crawl {run_id} started; follow it with `sparkglue crawler runs {name}`")
 
 

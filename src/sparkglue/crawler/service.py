@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,10 +295,12 @@ class CrawlerService:
 
     # ---- runs --------------------------------------------------------------------------------
 
-    def start_run(self, name: str) -> str:
-        """Mark the crawler RUNNING and create its run record; the caller then executes it."""
+    def start_run(self, name: str, *, run_id: str | None = None) -> str:
+        """Mark the crawler RUNNING and create its run record; the caller then executes it
+        (here with ``execute``, or in the background with ``launch``). ``run_id`` is given by
+        callers that record the id before the run exists."""
         self.recover()
-        run_id = new_record_id("cr")
+        run_id = run_id or new_record_id("cr")
         log_path = self.logs_dir / f"{run_id}.log"
         with self.store.write() as conn:
             row = self._crawler_row(conn, name, lock=True)
@@ -329,6 +333,26 @@ class CrawlerService:
                 .where(s.crawl_runs.c.id == run_id)
                 .values(pid=pid or os.getpid())
             )
+
+    def launch(self, run_id: str) -> int:
+        """Execute a started run in a background process; returns its pid."""
+        run = self.get_run(run_id, recover=False)
+        log = Path(run.log_path or self.logs_dir / f"{run_id}.log").with_suffix(".worker.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # The workspace folder holds logs/: the worker opens the same workspace from it.
+        workspace = str(self.logs_dir.parent)
+        with log.open("w") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "sparkglue.cli.crawl_worker", workspace, run_id],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        # The run belongs to the worker from now on: recovery must not take it for dead
+        # when the starting process exits.
+        self.claim_run(run_id, worker.pid)
+        return worker.pid
 
     def run(self, name: str) -> CrawlRun:
         """Crawl now, in this process, and return the finished run."""

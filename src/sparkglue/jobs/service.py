@@ -227,11 +227,13 @@ class JobService:
         arguments: dict[str, str] | None = None,
         *,
         timeout_minutes: float | None = None,
+        run_id: str | None = None,
     ) -> str:
         """Record a new run (STARTING); refuse it beyond ``MaxConcurrentRuns``.
 
         ``timeout_minutes`` overrides the job's ``Timeout`` for this run (Glue's StartJobRun
-        takes one too)."""
+        takes one too). ``run_id`` is given by callers that record the id before the run exists
+        (the scheduler plans a firing's runs first, so a restart never starts one twice)."""
         if timeout_minutes is not None and timeout_minutes <= 0:
             raise InvalidInput(f"timeout {timeout_minutes} must be a positive number of minutes")
         self.recover()
@@ -240,7 +242,7 @@ class JobService:
             args = resolve_arguments(spec, dict(arguments or {}))
         except ValueError as exc:
             raise InvalidInput(f"job '{name}': {exc}") from None
-        run_id = new_record_id("jr")
+        run_id = run_id or new_record_id("jr")
         limit = spec.ExecutionProperty.MaxConcurrentRuns
         with self.store.write() as conn:
             conn.execute(  # a row lock on PostgreSQL; SQLite's write lock is already held
