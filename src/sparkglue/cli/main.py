@@ -13,6 +13,7 @@ from sparkglue.cli.common import CliState, console_for, output_option, parse_pai
 from sparkglue.cli.crawler import classifier, crawler
 from sparkglue.cli.jobs import job
 from sparkglue.cli.ml import ml
+from sparkglue.cli.scheduler import scheduler, trigger, workflow
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
 from sparkglue.workspace import Workspace, run_demo
@@ -101,6 +102,9 @@ cli.add_command(classifier)
 cli.add_command(crawler)
 cli.add_command(job)
 cli.add_command(ml)
+cli.add_command(trigger)
+cli.add_command(workflow)
+cli.add_command(scheduler)
 
 
 def main(argv: list[str] | None = None) -> None:

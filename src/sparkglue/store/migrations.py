@@ -223,6 +223,91 @@ def _v4_ml(op: Operations) -> None:
     op.create_index("ix_ml_runs_model_name", "ml_runs", ["model_name"])
 
 
+def _v5_scheduler(op: Operations) -> None:
+    op.create_table(
+        "workflows",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "triggers",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False, unique=True),
+        sa.Column("workflow_name", sa.String(255), nullable=True),
+        sa.Column("type", sa.String(16), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("schedule_cursor", sa.String(32), nullable=True),
+        sa.Column("activated_at", sa.String(32), nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "workflow_runs",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("workflow_name", sa.String(255), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("run_properties", sa.JSON, nullable=False),
+        sa.Column("previous_run_id", sa.String(64), nullable=True),
+        sa.Column("started_by", sa.String(255), nullable=True),
+        sa.Column("started_at", sa.String(32), nullable=False),
+        sa.Column("finished_at", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("statistics", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_workflow_runs_workflow_name", "workflow_runs", ["workflow_name"])
+    op.create_table(
+        "trigger_firings",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("trigger_name", sa.String(255), nullable=False),
+        sa.Column("tick_key", sa.String(255), nullable=False),
+        sa.Column("workflow_run_id", sa.String(64), nullable=True),
+        sa.Column("fired_at", sa.String(32), nullable=False),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("detail", sa.JSON, nullable=False),
+        sa.UniqueConstraint("trigger_name", "tick_key", name="uq_trigger_firings_tick"),
+    )
+    op.create_table(
+        "trigger_actions",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("firing_id", sa.String(64), nullable=True),
+        sa.Column("action_index", sa.Integer, nullable=False),
+        sa.Column("workflow_run_id", sa.String(64), nullable=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("arguments", sa.JSON, nullable=False),
+        sa.Column("timeout_minutes", sa.Float, nullable=True),
+        sa.Column("inherited", sa.Boolean, nullable=False),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    op.create_index("ix_trigger_actions_workflow_run_id", "trigger_actions", ["workflow_run_id"])
+    op.create_index("ix_trigger_actions_firing_id", "trigger_actions", ["firing_id"])
+    op.create_table(
+        "trigger_event_files",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("trigger_name", sa.String(255), nullable=False),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("seen_at", sa.String(32), nullable=False),
+        sa.Column("firing_id", sa.String(64), nullable=True),
+        sa.UniqueConstraint("trigger_name", "path", name="uq_trigger_event_files_path"),
+    )
+    op.create_table(
+        "scheduler_leases",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("holder", sa.String(255), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.Column("acquired_at", sa.String(32), nullable=False),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -232,6 +317,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "jobs: job definitions, runs and attempts, bookmark versions", _v3_jobs),
     Migration(4, "ml: registered models, their aliases, training and prediction runs", _v4_ml),
+    Migration(
+        5,
+        "scheduler: workflows, triggers, firings and their planned runs, event files, the lease",
+        _v5_scheduler,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

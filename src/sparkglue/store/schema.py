@@ -231,3 +231,96 @@ ml_runs = sa.Table(
     sa.Column("pid", sa.Integer, nullable=True),
     sa.Column("host", sa.String(255), nullable=True),
 )
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+triggers = sa.Table(
+    "triggers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("workflow_name", sa.String(255), nullable=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("schedule_cursor", sa.String(32), nullable=True),
+    sa.Column("activated_at", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+workflow_runs = sa.Table(
+    "workflow_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("workflow_name", sa.String(255), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("run_properties", sa.JSON, nullable=False),
+    sa.Column("previous_run_id", sa.String(64), nullable=True),
+    sa.Column("started_by", sa.String(255), nullable=True),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("statistics", sa.JSON, nullable=False),
+)
+
+trigger_firings = sa.Table(
+    "trigger_firings",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("trigger_name", sa.String(255), nullable=False),
+    sa.Column("tick_key", sa.String(255), nullable=False),
+    sa.Column("workflow_run_id", sa.String(64), nullable=True),
+    sa.Column("fired_at", sa.String(32), nullable=False),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.UniqueConstraint("trigger_name", "tick_key", name="uq_trigger_firings_tick"),
+)
+
+trigger_actions = sa.Table(
+    "trigger_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("firing_id", sa.String(64), nullable=True, index=True),
+    sa.Column("action_index", sa.Integer, nullable=False),
+    sa.Column("workflow_run_id", sa.String(64), nullable=True, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("timeout_minutes", sa.Float, nullable=True),
+    sa.Column("inherited", sa.Boolean, nullable=False),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+trigger_event_files = sa.Table(
+    "trigger_event_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("trigger_name", sa.String(255), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.String(32), nullable=False),
+    sa.Column("firing_id", sa.String(64), nullable=True),
+    sa.UniqueConstraint("trigger_name", "path", name="uq_trigger_event_files_path"),
+)
+
+scheduler_leases = sa.Table(
+    "scheduler_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("acquired_at", sa.String(32), nullable=False),
+)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from sparkglue.jobs import JobService
     from sparkglue.ml import MLService
+    from sparkglue.scheduler import SchedulerService
     from sparkglue.spark import CatalogBinding
 
 __all__ = ["LAKE_BUCKETS", "Workspace"]
@@ -67,6 +68,7 @@ class Workspace:
         self._crawlers: CrawlerService | None = None
         self._jobs: JobService | None = None
         self._ml: MLService | None = None
+        self._scheduler: SchedulerService | None = None
 
     @classmethod
     def init(
@@ -168,6 +170,15 @@ class Workspace:
             )
         return self._ml
 
+    @property
+    def scheduler(self) -> SchedulerService:
+        """Triggers, workflows and workflow runs (the daemon: ``sparkglue.scheduler.Scheduler``)."""
+        if self._scheduler is None:
+            from sparkglue.scheduler import SchedulerService
+
+            self._scheduler = SchedulerService(self.store, self.jobs, self.crawlers, self.settings)
+        return self._scheduler
+
     def spark(self) -> SparkSession:
         """The Spark session for the configured master, with this catalog's tables queryable."""
         if self._session is None:
@@ -232,6 +243,7 @@ class Workspace:
             self._crawlers = None
             self._jobs = None
             self._ml = None
+            self._scheduler = None
 
     def __enter__(self) -> Workspace:
         return self
