@@ -68,6 +68,12 @@ def test_demo_counts_species_per_year_and_cli_sees_344(
     )  # exits only on error
     assert capsys.readouterr().out.strip() == '[{"count(1)": 344}]'
 
+    # the pipeline ran as one workflow run through the scheduler: every step once
+    assert result.workflow_run is not None
+    assert result.workflow_statistics["TotalActions"] == 4
+    assert result.workflow_statistics["SucceededActions"] == 4
+    assert (result.workspace / "logs" / "workflows" / "penguins_pipeline.svg").exists()
+
     # the generated cleaning job ran in its own process and wrote curated.penguins
     assert result.job_metrics["records_read"] == 344
     assert result.job_metrics["records_written"] == 342  # two penguins were never measured

@@ -18,6 +18,7 @@ __all__ = [
     "RawBucket",
     "penguins_curated_job_file",
     "penguins_raw_text",
+    "train_decision_tree_script",
     "write_penguins_raw_bucket",
 ]
 
@@ -27,6 +28,11 @@ PENGUINS_COLUMNS = 17
 def penguins_raw_text() -> str:
     """The raw CSV as shipped (header + 344 rows)."""
     return resources.files(__name__).joinpath("penguins_raw.csv").read_text(encoding="utf-8")
+
+
+def train_decision_tree_script() -> str:
+    """The text of the pythonshell job that trains a tree from workflow run properties."""
+    return resources.files(__name__).joinpath("train_decision_tree.py").read_text(encoding="utf-8")
 
 
 def penguins_curated_job_file() -> Path:

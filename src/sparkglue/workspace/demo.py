@@ -1,11 +1,13 @@
 """The end-to-end demo pipeline on the bundled penguins dataset.
 
 Stage by stage it grows with the platform; today: a fresh workspace, the raw bucket laid out as
-Hive partitions, a crawler that finds the raw table and its partitions, a generated ETL job that
-cleans it into ``lake/curated/penguins`` (Parquet by year) as its own spark-submit run, a crawl of
-the curated folder, Spark SQL over both, then a decision tree that predicts the species: trained
-and evaluated on Spark MLlib, registered, promoted, scored in batch into a catalog table, and
-asked single questions through the compiled predictor.
+Hive partitions and a first crawl that finds the raw table and its partitions (the cleaning job
+is written against it), then one workflow run through the scheduler: the raw crawl again, a
+generated ETL job cleans it into ``lake/curated/penguins`` (Parquet by
+year) as its own spark-submit run, a crawl of the curated folder checks the output, and a
+pythonshell job trains a decision tree that predicts the species (Spark MLlib, evaluated and
+registered). Then Spark SQL over both tables, and the tree promoted, scored in batch into a
+catalog table, and asked single questions through the compiled predictor.
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ from sparkglue.catalog import DatabaseInput, load_spec_file
 from sparkglue.config import Settings
 from sparkglue.console import Console, NullConsole
 from sparkglue.crawler import CrawlerSpec
-from sparkglue.datasets import penguins_curated_job_file, write_penguins_raw_bucket
+from sparkglue.datasets import (
+    penguins_curated_job_file,
+    train_decision_tree_script,
+    write_penguins_raw_bucket,
+)
 from sparkglue.errors import WorkspaceError
 from sparkglue.jobs import JobSpec
+from sparkglue.scheduler import TriggerSpec, WorkflowSpec
+from sparkglue.scheduler.daemon import wait_for_workflow_run
+from sparkglue.scheduler.render import graph_svg, graph_text
 from sparkglue.workspace.workspace import Workspace
 
 __all__ = [
@@ -38,6 +47,8 @@ DEMO_CRAWLER = "raw_penguins"
 CURATED_CRAWLER = "curated_penguins"
 DEMO_JOB = "penguins_curated"
 DEMO_MODEL = "penguin_species"
+TRAIN_JOB = "penguin_species_train"
+DEMO_WORKFLOW = "penguins_pipeline"
 DEMO_FEATURES = [
     "island",
     "culmen_length_mm",
@@ -97,6 +108,8 @@ SPECIES_BY_YEAR_SQL = (
 class DemoResult:
     workspace: Path
     raw_rows: int
+    workflow_run: str | None = None
+    workflow_statistics: dict[str, int] = field(default_factory=dict)
     crawl_run: str | None = None
     species_by_year: list[dict[str, Any]] = field(default_factory=list)
     job_run: str | None = None
@@ -124,8 +137,8 @@ def _fresh_workspace(settings: Settings) -> None:
     shutil.rmtree(root)
 
 
-def _crawl(ws: Workspace, name: str, database: str, path: str, description: str) -> Any:
-    """(Re)create crawler ``name`` over ``path`` and crawl now; a failed crawl ends the demo."""
+def _define_crawler(ws: Workspace, name: str, database: str, path: str, description: str) -> None:
+    """(Re)create crawler ``name`` over ``path``; the workflow runs it."""
     if any(c.name == name for c in ws.crawlers.list_crawlers()):
         ws.crawlers.delete_crawler(name)
     ws.crawlers.create_crawler(
@@ -138,58 +151,118 @@ def _crawl(ws: Workspace, name: str, database: str, path: str, description: str)
             }
         )
     )
-    run = ws.crawlers.run(name)
-    if run.state != "SUCCEEDED":
-        raise WorkspaceError(f"the demo crawl {run.id} ended {run.state}: {run.error_message}")
-    return run
 
 
-def _run_cleaning_job(ws: Workspace, result: DemoResult, console: Console) -> None:
-    """Create the generated cleaning job from the bundled spec and run it in its own process."""
+def _define_jobs(ws: Workspace, console: Console) -> None:
+    """The generated cleaning job (bundled spec) and the pythonshell training job."""
     spec = load_spec_file(JobSpec, penguins_curated_job_file())
-    if any(j.Name == spec.Name for j in ws.jobs.list_jobs()):
-        ws.jobs.delete_job(spec.Name)
+    train = JobSpec.model_validate(
+        {
+            "Name": TRAIN_JOB,
+            "Description": "Train the species tree from the workflow run's properties",
+            "Command": {"Name": "pythonshell", "ScriptLocation": f"scripts/{TRAIN_JOB}.py"},
+            "Timeout": 30,
+        }
+    )
+    for job in (spec, train):
+        if any(j.Name == job.Name for j in ws.jobs.list_jobs()):
+            ws.jobs.delete_job(job.Name)
     ws.jobs.create_job(spec, overwrite_script=True)
-    script = ws.jobs.script_path(spec)
+    script = ws.jobs.script_path(train)
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(train_decision_tree_script(), encoding="utf-8")
+    ws.jobs.create_job(train)
     console.step(
         f"Job {spec.Name} generated from {len(spec.Generated.Mappings) if spec.Generated else 0} "
-        f"column mappings: {script}"
+        f"column mappings: {ws.jobs.script_path(spec)}; job {TRAIN_JOB}: {script}"
     )
-    run_id = ws.jobs.start_run(spec.Name)
-    ws.jobs.launch(run_id)
-    result.job_run = run_id
-    with console.status(f"Running job {spec.Name} (spark-submit, run {run_id})"):
-        run = ws.jobs.wait(run_id)
-    if run.state != "SUCCEEDED":
-        raise WorkspaceError(
-            f"the demo job run {run.id} ended {run.state}: {run.error_message}; "
-            f"see `sparkglue job logs {run.id}`"
+
+
+def _define_workflow(ws: Workspace) -> None:
+    """crawl raw → clean → crawl curated → train, each step on the one before succeeding."""
+    if any(w.Name == DEMO_WORKFLOW for w in ws.scheduler.list_workflows()):
+        ws.scheduler.delete_workflow(DEMO_WORKFLOW)
+    ws.scheduler.create_workflow(
+        WorkflowSpec(
+            Name=DEMO_WORKFLOW,
+            Description="The penguins pipeline: raw files to a registered species tree",
+            DefaultRunProperties={
+                "table": "curated.penguins",
+                "label": "species",
+                "features": ",".join(DEMO_FEATURES),
+                "model_name": DEMO_MODEL,
+                "max_depth": "5",
+                "description": "Penguin species from island, bill, flipper, mass and sex",
+            },
+            MaxConcurrentRuns=1,
         )
-    m = run.metrics
-    result.job_metrics = dict(m)
-    console.step(
-        f"Job run {run.id} SUCCEEDED in {m.get('ExecutionTime')} s: {m.get('records_read')} "
-        f"records read, {m.get('records_written')} written ({m.get('bytes_written')} bytes of "
-        f"Parquet under curated/penguins, Spark application {m.get('spark_application_id')})"
     )
-
-
-def _train_and_predict(ws: Workspace, result: DemoResult, console: Console) -> None:
-    """Train the species tree, score the curated table, answer single requests compiled."""
-    from sparkglue.ml import TrainOptions
-
-    for old in ws.ml.list_models(DEMO_MODEL):  # a shared metadata store outlives the folder
-        ws.ml.delete(old.ref)
-    model = ws.ml.train(
-        DEMO_MODEL,
-        TrainOptions(
-            table="curated.penguins",
-            label="species",
-            features=DEMO_FEATURES,
-            max_depth=5,
-            description="Penguin species from island, bill, flipper, mass and sex",
+    steps: list[tuple[str, dict[str, str] | None, dict[str, str]]] = [
+        ("start_penguins_pipeline", None, {"CrawlerName": DEMO_CRAWLER}),
+        (
+            "after_raw_crawl",
+            {"CrawlerName": DEMO_CRAWLER, "CrawlState": "SUCCEEDED"},
+            {"JobName": DEMO_JOB},
         ),
+        (
+            "after_cleaning",
+            {"JobName": DEMO_JOB, "State": "SUCCEEDED"},
+            {"CrawlerName": CURATED_CRAWLER},
+        ),
+        (
+            "after_curated_crawl",
+            {"CrawlerName": CURATED_CRAWLER, "CrawlState": "SUCCEEDED"},
+            {"JobName": TRAIN_JOB},
+        ),
+    ]
+    for name, condition, action in steps:
+        spec: dict[str, Any] = {"Name": name, "WorkflowName": DEMO_WORKFLOW, "Actions": [action]}
+        if condition is None:
+            spec["Type"] = "ON_DEMAND"
+        else:
+            spec.update(Type="CONDITIONAL", Predicate={"Conditions": [condition]})
+        ws.scheduler.create_trigger(TriggerSpec.model_validate(spec))
+
+
+def _run_workflow(ws: Workspace, result: DemoResult, console: Console) -> str:
+    """Run the pipeline workflow through the scheduler; returns the trained model version."""
+    run_id = ws.scheduler.start_workflow_run(DEMO_WORKFLOW)
+    result.workflow_run = run_id
+    console.step(f"Workflow {DEMO_WORKFLOW} run {run_id} started")
+    run = wait_for_workflow_run(ws.scheduler, run_id, console)
+    nodes, edges = ws.scheduler.graph(DEMO_WORKFLOW, run_id)
+    picture = ws.path / "logs" / "workflows" / f"{DEMO_WORKFLOW}.svg"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    picture.write_text(
+        graph_svg(nodes, edges, title=f"{DEMO_WORKFLOW} · run {run_id} · {run.state}"),
+        encoding="utf-8",
     )
+    console.message("\n".join(graph_text(nodes, edges)))
+    result.workflow_statistics = dict(run.statistics)
+    actions = {(a.kind, a.name): a for a in ws.scheduler.actions(run_id)}
+    failed = [a for a in actions.values() if a.state != "SUCCEEDED"]
+    if run.state != "COMPLETED" or failed or len(actions) != 4:
+        why = "; ".join(f"{a.name} {a.state}: {a.error}" for a in failed) or "not every step ran"
+        raise WorkspaceError(
+            f"the demo workflow run {run_id} ended {run.state}: {why}; see "
+            f"`sparkglue workflow show {DEMO_WORKFLOW} --run {run_id}`"
+        )
+    st = run.statistics
+    console.step(
+        f"Workflow run {run_id} COMPLETED: {st['SucceededActions']} of {st['TotalActions']} "
+        f"steps succeeded (picture: {picture})"
+    )
+    result.crawl_run = actions[("CRAWLER", DEMO_CRAWLER)].run_id
+    result.curated_crawl_run = actions[("CRAWLER", CURATED_CRAWLER)].run_id
+    job = ws.jobs.get_run(actions[("JOB", DEMO_JOB)].run_id)
+    result.job_run = job.id
+    result.job_metrics = dict(job.metrics)
+    return ws.scheduler.get_run_properties(run_id)["model_version"]
+
+
+def _promote_and_predict(ws: Workspace, result: DemoResult, console: Console) -> None:
+    """Promote the trained tree, score the curated table, answer single requests compiled."""
+    model = ws.ml.get_model(result.model or DEMO_MODEL)
     ws.ml.promote(model.ref, "production")
     result.model = model.ref
     metrics = model.metadata["metrics"]
@@ -269,33 +342,49 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
         f"(year={', '.join(bucket.rows_per_year)}) under {bucket_root}"
     )
 
-    run = _crawl(
+    _define_crawler(
         ws, DEMO_CRAWLER, "raw", "raw/penguins", "Finds the raw penguins table and its partitions"
     )
+    # The cleaning job's mappings are written against the raw table, so it is crawled once
+    # before the job is defined (as in Glue); the workflow crawls it again on every run.
+    crawl = ws.crawlers.run(DEMO_CRAWLER)
+    if crawl.state != "SUCCEEDED":
+        raise WorkspaceError(
+            f"the demo crawl {crawl.id} ended {crawl.state}: {crawl.error_message}"
+        )
     table = ws.catalog.get_table("raw", "penguins")
-    result.crawl_run = run.id
     console.step(
         f"Crawler {DEMO_CRAWLER} found table {table.full_name}: {table.classification}, "
         f"{len(table.columns)} columns, partition key {table.partition_keys[0].name}, "
         f"{len(ws.catalog.get_partitions('raw', 'penguins'))} partitions, "
-        f"~{table.parameters.get('recordCount')} records (crawl {run.id}, "
-        f"{run.metrics.get('LastRuntimeSeconds')} s)"
+        f"~{table.parameters.get('recordCount')} records (crawl {crawl.id}, "
+        f"{crawl.metrics.get('LastRuntimeSeconds')} s)"
     )
+    _define_crawler(
+        ws, CURATED_CRAWLER, "curated", "curated/penguins", "Checks the job's curated output"
+    )
+    _define_jobs(ws, console)
+    _define_workflow(ws)
+    for old in ws.ml.list_models(DEMO_MODEL):  # a shared metadata store outlives the folder
+        ws.ml.delete(old.ref)
     result.seconds["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    _run_cleaning_job(ws, result, console)
-    result.seconds["job"] = time.perf_counter() - clock
-    curated_run = _crawl(
-        ws, CURATED_CRAWLER, "curated", "curated/penguins", "Checks the job's curated output"
+    result.model = _run_workflow(ws, result, console)
+    result.seconds["workflow"] = time.perf_counter() - clock
+    m = result.job_metrics
+    console.step(
+        f"Job run {result.job_run} SUCCEEDED in {m.get('ExecutionTime')} s: "
+        f"{m.get('records_read')} records read, {m.get('records_written')} written "
+        f"({m.get('bytes_written')} bytes of Parquet under curated/penguins, Spark application "
+        f"{m.get('spark_application_id')})"
     )
-    result.curated_crawl_run = curated_run.id
     curated = ws.catalog.get_table("curated", "penguins")
     console.step(
         f"Crawler {CURATED_CRAWLER} crawled {curated.full_name}: {curated.classification}, "
         f"{len(curated.columns)} columns, "
         f"{len(ws.catalog.get_partitions('curated', 'penguins'))} partitions "
-        f"(crawl {curated_run.id})"
+        f"(crawl {result.curated_crawl_run})"
     )
 
     clock = time.perf_counter()
@@ -329,12 +418,13 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
         f"(query {time.perf_counter() - clock:.1f} s)"
     )
     clock = time.perf_counter()
-    _train_and_predict(ws, result, console)
+    _promote_and_predict(ws, result, console)
     result.seconds["ml"] = time.perf_counter() - clock
     console.message(
         f"\nThe demo workspace is {ws.path}. Explore it:\n"
         "  .venv/bin/sparkglue catalog tables curated\n"
-        f"  .venv/bin/sparkglue crawler explain {run.id}\n"
+        f"  .venv/bin/sparkglue workflow show {DEMO_WORKFLOW}\n"
+        f"  .venv/bin/sparkglue crawler explain {result.crawl_run}\n"
         "  .venv/bin/sparkglue catalog partitions raw.penguins --filter \"year >= '2008'\"\n"
         f"  .venv/bin/sparkglue job script {DEMO_JOB}\n"
         f"  .venv/bin/sparkglue job logs {result.job_run}\n"
