@@ -1,4 +1,4 @@
-"""``getResolvedOptions``: a Glue script's arguments."""
+"""``getResolvedOptions``: a Glue script's arguments; a workflow run's run properties."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-__all__ = ["GlueArgumentError", "getResolvedOptions"]
+__all__ = [
+    "GlueArgumentError",
+    "getResolvedOptions",
+    "get_workflow_run_properties",
+    "put_workflow_run_properties",
+]
 
 # Arguments Glue itself passes to every job run; a script may ask for them by name.
 RESERVED = (
@@ -58,3 +63,39 @@ def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> dict[str,
     known, _ = parser.parse_known_args(list(args)[1:])
     values = vars(known)
     return {name: values[name] for name in wanted}
+
+
+def _workflow_run(name: str, run_id: str) -> Any:
+    """The scheduler service of the job's workspace, after checking the run is ``name``'s."""
+    import os
+
+    from sparkglue.workspace import Workspace
+
+    service = Workspace(os.environ.get("SPARKGLUE_WORKSPACE")).scheduler
+    run = service.get_workflow_run(run_id)
+    if run.workflow != name:
+        raise GlueArgumentError(
+            f"workflow run {run_id} belongs to workflow {run.workflow}, not {name}"
+        )
+    return service
+
+
+def get_workflow_run_properties(Name: str, RunId: str) -> dict[str, Any]:
+    """Glue's GetWorkflowRunProperties for the run a job belongs to: ``{"RunProperties": {…}}``.
+
+    Glue scripts call it on a boto3 Glue client with these keyword names; here it reads the
+    run from the job's workspace (``--WORKFLOW_NAME`` and ``--WORKFLOW_RUN_ID`` give both).
+    """
+    service = _workflow_run(Name, RunId)
+    return {"RunProperties": service.get_run_properties(RunId)}
+
+
+def put_workflow_run_properties(
+    Name: str,
+    RunId: str,
+    RunProperties: dict[str, str],
+) -> dict[str, Any]:
+    """Glue's PutWorkflowRunProperties: merge ``RunProperties`` into the run's properties."""
+    service = _workflow_run(Name, RunId)
+    service.put_run_properties(RunId, dict(RunProperties))
+    return {}

@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+from awsglue.utils import (
+    GlueArgumentError,
+    get_workflow_run_properties,
+    put_workflow_run_properties,
+)
 from sparkglue.errors import EntityNotFound, InvalidInput
 from sparkglue.scheduler import Scheduler, WorkflowRun, WorkflowSpec
 from sparkglue.scheduler.daemon import wait_for_workflow_run
@@ -140,7 +145,9 @@ def test_a_refused_start_counts_as_failed(workspace: Workspace) -> None:
     assert [r.id for r in workspace.jobs.list_runs("a")] == [busy]
 
 
-def test_run_properties_pass_between_jobs(workspace: Workspace, tmp_path: Path) -> None:
+def test_run_properties_pass_between_jobs(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "seen.json"
     writer = (
         ARGS + "import os\n"
@@ -150,12 +157,14 @@ def test_run_properties_pass_between_jobs(workspace: Workspace, tmp_path: Path) 
         "owner = service.get_run_properties(run)['owner']\n"
         "service.put_run_properties(run, {'rows': '42', 'seen_owner': owner})\n"
     )
-    reader = (
-        ARGS + "import json, os\n"
-        "from sparkglue.workspace import Workspace\n"
-        "service = Workspace(os.environ['SPARKGLUE_WORKSPACE']).scheduler\n"
-        "props = service.get_run_properties(args['--WORKFLOW_RUN_ID'])\n"
-        "open(args['--out'], 'w').write(json.dumps(props, sort_keys=True))\n"
+    reader = (  # written as a Glue script would be, through awsglue
+        "import json, sys\n"
+        "from awsglue.utils import getResolvedOptions, get_workflow_run_properties\n"
+        "args = getResolvedOptions(sys.argv, ['WORKFLOW_NAME', 'WORKFLOW_RUN_ID', 'out'])\n"
+        "props = get_workflow_run_properties(\n"
+        "    Name=args['WORKFLOW_NAME'], RunId=args['WORKFLOW_RUN_ID']\n"
+        ")['RunProperties']\n"
+        "open(args['out'], 'w').write(json.dumps(props, sort_keys=True))\n"
     )
     _shell_job(workspace, "a", writer)
     _shell_job(workspace, "b", reader)
@@ -184,6 +193,11 @@ def test_run_properties_pass_between_jobs(workspace: Workspace, tmp_path: Path) 
     assert workspace.scheduler.get_run_properties(run_id) == expected
     with pytest.raises(InvalidInput, match="run properties are strings"):
         workspace.scheduler.put_run_properties(run_id, {"n": 1})  # type: ignore[dict-item]
+    monkeypatch.setenv("SPARKGLUE_WORKSPACE", str(workspace.path))
+    assert put_workflow_run_properties(Name="w", RunId=run_id, RunProperties={"k": "v"}) == {}
+    assert get_workflow_run_properties(Name="w", RunId=run_id)["RunProperties"]["k"] == "v"
+    with pytest.raises(GlueArgumentError, match=f"workflow run {run_id} belongs to workflow w"):
+        get_workflow_run_properties(Name="other", RunId=run_id)
     with pytest.raises(EntityNotFound):
         workspace.scheduler.put_run_properties("wr_nope", {"k": "v"})
 
