@@ -411,3 +411,41 @@ def test_delete_waits_for_the_running_run(workspace: Workspace) -> None:
     service.create_workflow(WorkflowSpec(Name="w"))
     start(workspace, "w", {"JobName": "b"})
     assert [t.name for t in service.list_triggers(workflow="w")] == ["start"]
+
+
+def test_a_workflow_runs_on_either_metadata_store(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Child processes (job supervisors, crawl workers) find the store through the environment.
+    monkeypatch.setenv("SPARKGLUE_METADATA_URL", store_url)
+    ws = Workspace.init(tmp_path / "shared")
+    try:
+        assert ws.store.dialect == store_url.split(":")[0].split("+")[0]
+        write(ws.settings.lake_root / "raw" / "notes" / "a.csv", "id,note\n1,x\n2,y\n")
+        crawler(ws, "notes", "raw/notes")
+        _shell_job(ws, "a", QUICK)
+        _shell_job(ws, "b", FAIL)
+        ws.scheduler.create_workflow(WorkflowSpec(Name="w", DefaultRunProperties={"k": "v"}))
+        start(ws, "w", {"CrawlerName": "notes"})
+        after(
+            ws,
+            "crawled",
+            "w",
+            [{"CrawlerName": "notes", "CrawlState": "SUCCEEDED"}],
+            {"JobName": "a"},
+        )
+        after(ws, "a_ok", "w", [job("a", "SUCCEEDED")], {"JobName": "b"})
+
+        run = wait_for_workflow_run(ws.scheduler, ws.scheduler.start_workflow_run("w"), poll=0.05)
+
+        assert run.state == "COMPLETED"
+        assert run.statistics == stats(Total=3, Succeeded=2, Failed=1)
+        assert {a.name: a.state for a in ws.scheduler.actions(run.id)} == {
+            "notes": "SUCCEEDED",
+            "a": "SUCCEEDED",
+            "b": "FAILED",
+        }
+        assert ws.scheduler.get_run_properties(run.id) == {"k": "v"}
+        assert ws.scheduler.active_scheduler() is None  # the lease went with the wait
+    finally:
+        ws.close()
