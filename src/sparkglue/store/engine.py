@@ -8,6 +8,7 @@ serialised instead of failing on lock upgrade. PostgreSQL writers lock the rows 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,23 @@ _PG_MIGRATION_LOCK = 0x5350474C  # arbitrary constant: "SPGL"
 def utc_now() -> str:
     """The current UTC time as stored in records (ISO 8601, microseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a SQLite database to WAL. Turning a new database to WAL needs it to itself, and
+    SQLite may answer "locked" at once instead of waiting while another process is migrating
+    it; such a refusal is retried for as long as the busy timeout."""
+    import sqlite3
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _redacted(url: str) -> str:
@@ -55,10 +73,10 @@ class MetadataStore:
                 # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
                 dbapi_conn.isolation_level = None
                 cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=60000")
+                _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA busy_timeout=60000")
                 cursor.close()
 
             @event.listens_for(engine, "begin")
