@@ -20,6 +20,7 @@ from sparkglue.errors import EntityNotFound, InvalidInput
 from sparkglue.scheduler import Scheduler, WorkflowRun, WorkflowSpec
 from sparkglue.scheduler.daemon import wait_for_workflow_run
 from sparkglue.scheduler.render import graph_svg
+from sparkglue.store import schema as s
 from sparkglue.workspace import Workspace
 from tests.crawler.test_crawls import crawler, write
 from tests.jobs.test_runner import _shell_job
@@ -449,3 +450,63 @@ def test_a_workflow_runs_on_either_metadata_store(
         assert ws.scheduler.active_scheduler() is None  # the lease went with the wait
     finally:
         ws.close()
+
+
+def test_an_action_a_dead_scheduler_was_launching_starts_once(workspace: Workspace) -> None:
+    _shell_job(workspace, "a", QUICK)
+    service = workspace.scheduler
+    service.create_workflow(WorkflowSpec(Name="w"))
+    start(workspace, "w", {"JobName": "a"})
+    run_id = service.start_workflow_run("w")
+    # A scheduler claimed the action and died before starting it.
+    with workspace.store.write() as conn:
+        conn.execute(
+            s.trigger_actions.update()
+            .where(s.trigger_actions.c.workflow_run_id == run_id)
+            .values(state="LAUNCHING")
+        )
+    for _ in range(2):  # two schedulers, one after the other
+        scheduler = Scheduler(service, poll=0.05)
+        assert scheduler.acquire()
+        scheduler.tick()
+        scheduler.lease.release()
+    assert finish(workspace, run_id).statistics == stats(Total=1, Succeeded=1)
+    assert len(workspace.jobs.list_runs("a")) == 1
+
+
+def test_a_run_whose_job_run_record_is_gone_ends_failed(workspace: Workspace) -> None:
+    _shell_job(workspace, "a", QUICK)
+    _shell_job(workspace, "b", QUICK)
+    service = workspace.scheduler
+    service.create_workflow(WorkflowSpec(Name="w"))
+    start(workspace, "w", {"JobName": "a"})
+    after(workspace, "a_ok", "w", [job("a", "SUCCEEDED")], {"JobName": "b"})
+    run_id = service.start_workflow_run("w")
+    scheduler = Scheduler(service, poll=0.05)
+    tick_until(scheduler, lambda: bool(workspace.jobs.list_runs("a")), limit=10)
+    workspace.jobs.wait(workspace.jobs.list_runs("a")[0].id, poll=0.05)
+    with workspace.store.write() as conn:  # as deleting the job would
+        conn.execute(s.job_runs.delete().where(s.job_runs.c.job_name == "a"))
+    tick_until(scheduler, lambda: service.get_workflow_run(run_id).state == "COMPLETED", limit=10)
+    scheduler.lease.release()
+    (gone,) = service.actions(run_id)
+    assert (gone.state, gone.error) == ("ERROR", "its run record no longer exists")
+    assert service.get_workflow_run(run_id).statistics == stats(Total=1, Failed=1)
+    assert workspace.jobs.list_runs("b") == []
+
+
+def test_resume_runs_a_chosen_node_after_another_chosen_node_once(
+    workspace: Workspace,
+) -> None:
+    for name in ("a", "b"):
+        _shell_job(workspace, name, QUICK)
+    service = workspace.scheduler
+    service.create_workflow(WorkflowSpec(Name="w"))
+    start(workspace, "w", {"JobName": "a"})
+    after(workspace, "a_ok", "w", [job("a", "SUCCEEDED")], {"JobName": "b"})
+    old = finish(workspace, service.start_workflow_run("w"))
+
+    new = finish(workspace, service.resume_workflow_run(old.id, ["job:b", "job:a"]))
+
+    assert new.statistics == stats(Total=2, Succeeded=2)
+    assert len(workspace.jobs.list_runs("a")) == 2 and len(workspace.jobs.list_runs("b")) == 2

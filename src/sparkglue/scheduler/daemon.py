@@ -40,6 +40,7 @@ __all__ = ["Scheduler", "wait_for_workflow_run"]
 _RECOVER_EVERY = 2.0
 _EVENTS_EVERY = 1.0
 _MTIME_SLACK = 0.1
+_FIRED_MEMORY = 10_000
 
 
 def _parse(stamp: str) -> datetime:
@@ -119,6 +120,14 @@ class Scheduler:
                     self.held = False
                     self.console.warning("Lost the scheduler lease; waiting to take it again")
                     continue
+                except (SparkGlueError, sa.exc.SQLAlchemyError, OSError) as exc:
+                    # A store that is briefly unreachable or locked, or a process that cannot
+                    # be started, must not end the daemon: say so and try again shortly.
+                    text = getattr(exc, "message", None) or str(exc).strip().splitlines()[0]
+                    self.console.warning(f"Scheduler pass failed ({text}); retrying in 1 s")
+                    self._forget()
+                    stop.wait(1.0)
+                    continue
                 stop.wait(self.poll)
         finally:
             if self.held:
@@ -130,12 +139,21 @@ class Scheduler:
         now = time.monotonic()
         if self.held and now - self._renewed < self.lease.ttl / 5:
             return True
+        was_held = self.held
         self.held = self.lease.try_acquire()
         if self.held:
             if not self._renewed:
                 self.console.step(f"Scheduler {self.lease.holder} holds the lease")
+            if not was_held:
+                self._forget()  # another process may have acted meanwhile
             self._renewed = now
         return self.held
+
+    def _forget(self) -> None:
+        """Drop what this process remembers of the store; the next pass reads it afresh."""
+        self._signature = None
+        self._known_files = {}
+        self._fired = set()
 
     def tick(self, now: datetime | None = None) -> None:
         """One pass over everything the scheduler watches."""
@@ -151,9 +169,9 @@ class Scheduler:
         if clock - self._last_events >= _EVENTS_EVERY:
             self._last_events = clock
             self._collect_events(now)
-        self.engine.start_planned()
+        self.engine.start_planned(self.lease)
         self._fire_conditionals()
-        self.engine.start_planned()
+        self.engine.start_planned(self.lease)
         self._finish_runs()
 
     # ---- triggers ----------------------------------------------------------------------------
@@ -228,13 +246,22 @@ class Scheduler:
             new = [p for p in _new_files(str(folder), since) if p not in known]
             if new:
                 with self.store.write() as conn:
-                    conn.execute(
-                        s.trigger_event_files.insert(),
-                        [
-                            {"trigger_name": trigger.name, "path": p, "seen_at": utc_now()}
-                            for p in new
-                        ],
-                    )
+                    recorded = {
+                        r.path
+                        for r in conn.execute(
+                            sa.select(s.trigger_event_files.c.path).where(
+                                s.trigger_event_files.c.trigger_name == trigger.name,
+                                s.trigger_event_files.c.path.in_(new),
+                            )
+                        )
+                    }
+                    rows = [
+                        {"trigger_name": trigger.name, "path": p, "seen_at": utc_now()}
+                        for p in new
+                        if p not in recorded
+                    ]
+                    if rows:
+                        conn.execute(s.trigger_event_files.insert(), rows)
                 known.update(new)
             with self.store.read() as conn:
                 waiting = conn.execute(
@@ -301,9 +328,11 @@ class Scheduler:
             for key in keys:
                 if (t.name, key) in self._fired:
                     continue
-                self._fired.add((t.name, key))
                 if self.engine.fire(t.spec, key, lease=self.lease):
                     self.console.step(f"Fired {t.name} ({key})")
+                if len(self._fired) > _FIRED_MEMORY:
+                    self._fired.clear()  # only saves store look-ups; the store's key decides
+                self._fired.add((t.name, key))
 
     def _running_runs(self) -> list[tuple[str, str]]:
         with self.store.read() as conn:
@@ -370,7 +399,9 @@ def _new_files(folder: str, since: float) -> list[str]:
             try:
                 # File times lag the wall clock by up to a kernel tick: a file written just
                 # after activation may look a little older than it.
-                if path.stat().st_mtime >= since - _MTIME_SLACK:
+                stat = path.stat()
+                # ctime too: a file copied in with its old modification time is new here.
+                if max(stat.st_mtime, stat.st_ctime) >= since - _MTIME_SLACK:
                     found.append(str(path))
             except OSError:
                 continue

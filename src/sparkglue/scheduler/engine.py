@@ -12,6 +12,7 @@ finishes what was planned and never starts one action twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -96,26 +97,30 @@ class Lease:
 
     def fence(self, conn: sa.Connection) -> None:
         """Renew the lease inside ``conn``'s transaction, or raise :class:`LeaseLost`."""
-        now = time.time()
+        # The holder alone decides: a takeover always writes a new holder, and a pass that
+        # outlived the lease's time (a slow disk, a long lock wait) must not stop this process
+        # from firing when nobody took over.
         done = conn.execute(
             s.scheduler_leases.update()
             .where(
                 s.scheduler_leases.c.name == _LEASE,
                 s.scheduler_leases.c.holder == self.holder,
-                s.scheduler_leases.c.expires_at >= now,
             )
-            .values(expires_at=now + self.ttl)
+            .values(expires_at=time.time() + self.ttl)
         )
         if done.rowcount != 1:
             raise LeaseLost
 
     def release(self) -> None:
+        # The row stays (expired), so a waiting process always finds a row to lock.
         with self.store.write() as conn:
             conn.execute(
-                s.scheduler_leases.delete().where(
+                s.scheduler_leases.update()
+                .where(
                     s.scheduler_leases.c.name == _LEASE,
                     s.scheduler_leases.c.holder == self.holder,
                 )
+                .values(expires_at=0.0)
             )
 
     def current(self) -> dict[str, Any] | None:
@@ -302,35 +307,77 @@ class TriggerEngine:
 
     # ---- starting what was planned -----------------------------------------------------------
 
-    def start_planned(self) -> int:
-        """Start every planned action (idempotently); returns how many were handled."""
+    def start_planned(self, lease: Lease) -> int:
+        """Start every planned action (idempotently); returns how many were handled.
+
+        Each action is claimed first (PLANNED → LAUNCHING, fenced by the lease) so that a stop
+        and a start cannot both win; a LAUNCHING action left by a process that died is taken
+        up again, and starting it finds the run it may already have created."""
         with self.store.read() as conn:
             rows = conn.execute(
                 sa.select(s.trigger_actions)
-                .where(s.trigger_actions.c.state == "PLANNED")
+                .where(s.trigger_actions.c.state.in_(["PLANNED", "LAUNCHING"]))
                 .order_by(s.trigger_actions.c.id)
             ).all()
-            stopped = {
-                r.id
-                for r in conn.execute(
-                    sa.select(s.workflow_runs.c.id).where(
-                        s.workflow_runs.c.id.in_({r.workflow_run_id for r in rows}),
-                        s.workflow_runs.c.state.not_in(["RUNNING"]),
-                    )
-                )
-            }
         for row in rows:
-            if row.workflow_run_id in stopped:
-                self._set_action(row.id, "NOT_STARTED", "the workflow run was stopped")
+            if not self._claim(row, lease):
                 continue
             try:
                 started = self._start(row)
             except SparkGlueError as exc:
-                self._set_action(row.id, "REFUSED", exc.message)
-            else:
-                if started:
-                    self._set_action(row.id, "STARTED", None)
+                self._set_action(row.id, "REFUSED", exc.message, expect="LAUNCHING")
+                continue
+            if started:
+                self._set_action(row.id, "STARTED", None, expect="LAUNCHING")
+                self._stop_if_stopping(row)
         return len(rows)
+
+    def _claim(self, row: Any, lease: Lease) -> bool:
+        with self.store.write() as conn:
+            lease.fence(conn)
+            if row.workflow_run_id is not None:
+                state = conn.execute(
+                    sa.select(s.workflow_runs.c.state).where(
+                        s.workflow_runs.c.id == row.workflow_run_id
+                    )
+                ).scalar()
+                if state != "RUNNING":
+                    conn.execute(
+                        s.trigger_actions.update()
+                        .where(
+                            s.trigger_actions.c.id == row.id,
+                            s.trigger_actions.c.state.in_(["PLANNED", "LAUNCHING"]),
+                        )
+                        .values(state="NOT_STARTED", error_message="the workflow run was stopped")
+                    )
+                    return False
+            done = conn.execute(
+                s.trigger_actions.update()
+                .where(
+                    s.trigger_actions.c.id == row.id,
+                    s.trigger_actions.c.state.in_(["PLANNED", "LAUNCHING"]),
+                )
+                .values(state="LAUNCHING")
+            )
+            return done.rowcount == 1
+
+    def _stop_if_stopping(self, row: Any) -> None:
+        """A workflow run stopped while this action was being started: stop what started."""
+        if row.workflow_run_id is None:
+            return
+        with self.store.read() as conn:
+            state = conn.execute(
+                sa.select(s.workflow_runs.c.state).where(
+                    s.workflow_runs.c.id == row.workflow_run_id
+                )
+            ).scalar()
+        if state == "RUNNING":
+            return
+        with contextlib.suppress(SparkGlueError):
+            if row.kind == "JOB":
+                self.jobs.stop_run(row.run_id)
+            else:
+                self.crawlers.stop_crawler(row.name)
 
     def _start(self, row: Any) -> bool:
         """Start one planned action; False when it must wait for a later pass."""
@@ -373,7 +420,11 @@ class TriggerEngine:
             rows = conn.execute(
                 sa.select(s.job_runs.c.id, s.job_runs.c.started_at)
                 .join(s.trigger_actions, s.trigger_actions.c.run_id == s.job_runs.c.id)
-                .where(s.job_runs.c.state == "STARTING", s.job_runs.c.pid.is_(None))
+                .where(
+                    s.job_runs.c.state == "STARTING",
+                    s.job_runs.c.pid.is_(None),
+                    s.trigger_actions.c.state == "STARTED",
+                )
             ).all()
         cutoff = time.time() - older_than
         late = [r.id for r in rows if _epoch(r.started_at) < cutoff]
@@ -381,11 +432,11 @@ class TriggerEngine:
             self.jobs.launch(run_id)
         return len(late)
 
-    def _set_action(self, action_id: int, state: str, error: str | None) -> None:
+    def _set_action(self, action_id: int, state: str, error: str | None, *, expect: str) -> None:
         with self.store.write() as conn:
             conn.execute(
                 s.trigger_actions.update()
-                .where(s.trigger_actions.c.id == action_id)
+                .where(s.trigger_actions.c.id == action_id, s.trigger_actions.c.state == expect)
                 .values(state=state, error_message=error)
             )
 
@@ -417,9 +468,13 @@ class TriggerEngine:
         out = []
         for r in rows:
             if r.state == "STARTED":
+                # A started action's run was recorded before it was marked started: a run
+                # that is gone was deleted with its job or crawler.
                 state, error = (jobs if r.kind == "JOB" else crawls).get(
-                    r.run_id, ("STARTING", None)
+                    r.run_id, ("ERROR", "its run record no longer exists")
                 )
+            elif r.state == "LAUNCHING":
+                state, error = "PLANNED", None
             elif r.state == "REFUSED":
                 state, error = "FAILED", r.error_message
             else:
@@ -502,22 +557,31 @@ class TriggerEngine:
             for c in predicate.Conditions:
                 table = s.job_runs if c.kind == "JOB" else s.crawl_runs
                 name_col = table.c.job_name if c.kind == "JOB" else table.c.crawler_name
+                first = table.c.first_run_id if c.kind == "JOB" else sa.null()
                 row = conn.execute(
-                    sa.select(table.c.id, table.c.state, table.c.finished_at)
+                    sa.select(
+                        table.c.id,
+                        table.c.state,
+                        table.c.finished_at,
+                        first.label("first_run_id"),
+                    )
                     .where(name_col == c.target)
                     .order_by(table.c.started_at.desc(), table.c.id.desc())
                     .limit(1)
                 ).first()
                 if row is None or row.finished_at is None or row.finished_at < since:
                     continue
+                run_id = row.id
                 if c.kind == "JOB":
-                    state = self.job_run_states([row.id]).get(row.id, (row.state, None))[0]
+                    # A retry attempt belongs to its first run: that is the logical run.
+                    run_id = row.first_run_id or row.id
+                    state = self.job_run_states([run_id]).get(run_id, (row.state, None))[0]
                     if state == "RUNNING":
                         continue
                 else:
                     state = row.state
                 states[(c.kind, c.target)] = state
-                ids[(c.kind, c.target)] = row.id
+                ids[(c.kind, c.target)] = run_id
         return states, ids
 
 

@@ -446,6 +446,11 @@ class SchedulerService:
                     f"are {', '.join(sorted(known))}"
                 )
         downstream = _downstream(set(node_ids), edges)
+        # As in Glue, a chosen node that another chosen node leads to runs when its trigger
+        # fires, not at once.
+        node_ids = [
+            n for n in node_ids if not any(n in _downstream({o}, edges) - {o} for o in node_ids)
+        ]
         with self.store.read() as conn:
             old_actions = conn.execute(
                 sa.select(s.trigger_actions)
@@ -536,7 +541,9 @@ class SchedulerService:
                 raise InvalidInput("run properties are strings: KEY=VALUE")
         with self.store.write() as conn:
             row = conn.execute(
-                sa.select(s.workflow_runs.c.run_properties).where(s.workflow_runs.c.id == run_id)
+                sa.select(s.workflow_runs.c.run_properties)
+                .where(s.workflow_runs.c.id == run_id)
+                .with_for_update()  # two jobs writing at once keep each other's keys
             ).first()
             if row is None:
                 raise EntityNotFound(f"workflow run '{run_id}' not found")

@@ -308,6 +308,15 @@ def _v5_scheduler(op: Operations) -> None:
     )
 
 
+def _v6_scheduler_indexes(op: Operations) -> None:
+    # What the scheduler looks up on every pass, so that a pass stays short as history grows.
+    op.create_index("ix_trigger_actions_state", "trigger_actions", ["state"])
+    op.create_index("ix_trigger_firings_workflow_run_id", "trigger_firings", ["workflow_run_id"])
+    op.create_index("ix_workflow_runs_state", "workflow_runs", ["state"])
+    op.create_index("ix_job_runs_first_run_id", "job_runs", ["first_run_id"])
+    op.create_index("ix_job_runs_state", "job_runs", ["state"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -322,6 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "scheduler: workflows, triggers, firings and their planned runs, event files, the lease",
         _v5_scheduler,
     ),
+    Migration(6, "scheduler: indexes for the daemon's lookups", _v6_scheduler_indexes),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
