@@ -169,3 +169,20 @@ def test_bad_specs_and_arguments_are_refused(workspace: Workspace, tmp_path: Pat
         workspace.jobs.start_run("ok", {"nodash": "1"})
     with pytest.raises(InvalidInput, match="positive number of minutes"):
         workspace.jobs.start_run("ok", timeout_minutes=0)
+
+
+def test_a_run_launched_twice_runs_once(workspace: Workspace, tmp_path: Path) -> None:
+    marks = tmp_path / "marks.txt"
+    _shell_job(
+        workspace,
+        "once",
+        f"import os\nwith open({str(marks)!r}, 'a') as f:\n    f.write(str(os.getpid()) + '\\n')\n",
+    )
+    run_id = workspace.jobs.start_run("once")
+    first = workspace.jobs.launch(run_id)
+    second = workspace.jobs.launch(run_id)  # as a scheduler restarted after a crash might
+    run = workspace.jobs.wait(run_id, poll=0.1)
+    assert run.state == "SUCCEEDED"
+    assert _ends(first) and _ends(second)
+    assert len(marks.read_text().splitlines()) == 1
+    assert workspace.jobs.get_run(run_id).attempt == 0

@@ -292,7 +292,14 @@ class JobService:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self._update(run_id, pid=proc.pid)
+        # Only an unclaimed run takes this pid: a supervisor that already claimed it keeps it,
+        # and the one started here then finds the run taken and leaves.
+        with self.store.write() as conn:
+            conn.execute(
+                s.job_runs.update()
+                .where(s.job_runs.c.id == run_id, s.job_runs.c.pid.is_(None))
+                .values(pid=proc.pid)
+            )
         return proc.pid
 
     def get_run(self, run_id: str, *, recover: bool = True) -> JobRun:
@@ -387,7 +394,8 @@ class JobService:
         """Run the attempts of a started run to their end (in this process)."""
         run = self.get_run(run_id, recover=False)
         spec = self.get_job(run.job)
-        self._update(run_id, pid=os.getpid())
+        if not self._claim(run_id):
+            return self.get_run(run_id, recover=False)
         while True:
             state = self._attempt(run, spec)
             if state != "FAILED" or run.attempt >= spec.MaxRetries:
@@ -411,6 +419,23 @@ class JobService:
                     )
                 )
             run = self.get_run(retry_id, recover=False)
+
+    def _claim(self, run_id: str) -> bool:
+        """Make this process the run's only supervisor; False when another one has it (a run
+        launched twice after a crash must still run once)."""
+        me = os.getpid()
+        with self.store.write() as conn:
+            done = conn.execute(
+                s.job_runs.update()
+                .where(
+                    s.job_runs.c.id == run_id,
+                    s.job_runs.c.state.in_(["STARTING", "STOPPING"]),
+                    s.job_runs.c.child_pid.is_(None),
+                    sa.or_(s.job_runs.c.pid.is_(None), s.job_runs.c.pid == me),
+                )
+                .values(pid=me)
+            )
+        return done.rowcount == 1
 
     def _command(self, spec: JobSpec, run: JobRun) -> list[str]:
         script = str(self.script_path(spec))
