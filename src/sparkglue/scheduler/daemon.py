@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from sparkglue.console import Console, NullConsole
 from sparkglue.errors import SparkGlueError
-from sparkglue.scheduler.engine import Lease, LeaseLost
+from sparkglue.scheduler.engine import ActionState, Lease, LeaseLost, condition_met
 from sparkglue.scheduler.schedule import Schedule, parse_schedule
 from sparkglue.scheduler.service import (
     RUN_FINAL_STATES,
@@ -32,8 +32,8 @@ from sparkglue.scheduler.service import (
     TriggerRecord,
     WorkflowRun,
 )
+from sparkglue.store import parse_stamp, stamp, utc_now
 from sparkglue.store import schema as s
-from sparkglue.store import utc_now
 
 __all__ = ["Scheduler", "wait_for_workflow_run"]
 
@@ -41,14 +41,6 @@ _RECOVER_EVERY = 2.0
 _EVENTS_EVERY = 1.0
 _MTIME_SLACK = 0.1
 _FIRED_MEMORY = 10_000
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Scheduler:
@@ -190,7 +182,7 @@ class Scheduler:
             if t.type != "SCHEDULED" or t.state != "ACTIVATED" or t.spec.Schedule is None:
                 continue
             schedule = parse_schedule(t.spec.Schedule)
-            cursor = _parse(t.schedule_cursor or t.activated_at or utc_now())
+            cursor = parse_stamp(t.schedule_cursor or t.activated_at or utc_now())
             due = schedule.next_after(cursor)
             if due is not None:
                 self._schedules[t.name] = schedule
@@ -207,15 +199,15 @@ class Scheduler:
             cursor = max(due, now)
             fired = self.engine.fire(
                 trigger.spec,
-                f"tick:{_stamp(due)}",
+                f"tick:{stamp(due)}",
                 lease=self.lease,
-                cursor=_stamp(cursor),
-                detail={"tick": _stamp(due)},
+                cursor=stamp(cursor),
+                detail={"tick": stamp(due)},
             )
             late = (now - due).total_seconds()
             if fired:
                 note = f" ({late:.0f} s late: missed ticks fire once)" if late > 60 else ""
-                self.console.step(f"Fired {name} for its tick {_stamp(due)}{note}")
+                self.console.step(f"Fired {name} for its tick {stamp(due)}{note}")
             nxt = self._schedules[name].next_after(cursor)
             if nxt is None:
                 del self._due[name]
@@ -230,7 +222,7 @@ class Scheduler:
                 folder = self.service.event_folder(trigger.spec)
             except SparkGlueError:
                 continue
-            since = _parse(trigger.activated_at or utc_now()).timestamp()
+            since = parse_stamp(trigger.activated_at or utc_now()).timestamp()
             known = self._known_files.get(trigger.name)
             if known is None:
                 with self.store.read() as conn:
@@ -275,7 +267,7 @@ class Scheduler:
             if not waiting:
                 continue
             batching = trigger.spec.batching
-            age = (now - _parse(waiting[0].seen_at)).total_seconds()
+            age = (now - parse_stamp(waiting[0].seen_at)).total_seconds()
             if len(waiting) < batching.BatchSize and age < batching.BatchWindow:
                 continue
             batch = waiting[: batching.BatchSize]
@@ -319,9 +311,7 @@ class Scheduler:
                     f"run:{ids[(c.kind, c.target)]}"
                     for c in predicate.Conditions
                     if (c.kind, c.target) in ids
-                    and self.engine.satisfied(
-                        predicate.model_copy(update={"Conditions": [c]}), states
-                    )
+                    and condition_met(c.wanted, states[(c.kind, c.target)])
                 ]
             elif self.engine.satisfied(predicate, states):
                 keys = ["and:" + ",".join(sorted(ids.values()))]
@@ -345,9 +335,14 @@ class Scheduler:
                 )
             ]
 
-    def _ready_in_run(self, run_id: str, candidates: list[TriggerRecord]) -> list[TriggerRecord]:
+    def _ready_in_run(
+        self,
+        run_id: str,
+        candidates: list[TriggerRecord],
+        actions: list[ActionState] | None = None,
+    ) -> list[TriggerRecord]:
         """The conditional triggers of a run that have not fired in it and whose predicate
-        holds on the latest state of each node."""
+        holds on the latest state of each node (of ``actions``, when already read)."""
         with self.store.read() as conn:
             fired = {
                 r.trigger_name
@@ -360,7 +355,9 @@ class Scheduler:
         pending = [t for t in candidates if t.name not in fired]
         if not pending:
             return []
-        latest = self.engine.latest_in_run(run_id)
+        if actions is None:
+            actions = self.engine.action_states(run_id)
+        latest = {(a.kind, a.name): a.state for a in actions}
         return [
             t
             for t in pending
@@ -379,7 +376,7 @@ class Scheduler:
                 for t in self._triggers.values()
                 if t.workflow == workflow and t.type == "CONDITIONAL" and t.state != "DEACTIVATED"
             ]
-            if self._ready_in_run(run_id, candidates):
+            if self._ready_in_run(run_id, candidates, actions):
                 continue  # fires on the next pass
             self.service.finish_run(run_id, "COMPLETED", actions)
             self.console.step(f"Workflow run {run_id} of {workflow} COMPLETED")

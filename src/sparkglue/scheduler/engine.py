@@ -27,15 +27,17 @@ from sparkglue.crawler import CrawlerService
 from sparkglue.errors import SparkGlueError
 from sparkglue.jobs import JobService
 from sparkglue.scheduler.specs import PredicateSpec, TriggerSpec
-from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
+from sparkglue.store import MetadataStore, new_record_id, parse_stamp, process_alive, utc_now
 from sparkglue.store import schema as s
 
 __all__ = [
     "ACTIVE_RUN_STATES",
+    "ActionState",
     "Lease",
     "LeaseLost",
     "TriggerEngine",
     "action_statistics",
+    "condition_met",
 ]
 
 ACTIVE_RUN_STATES = ("RUNNING", "STOPPING")
@@ -83,8 +85,7 @@ class Lease:
                     s.scheduler_leases.insert().values(name=_LEASE, acquired_at=utc_now(), **values)
                 )
                 return True
-            gone = row.host == self.host and not process_alive(row.pid)
-            if row.holder != self.holder and row.expires_at >= now and not gone:
+            if row.holder != self.holder and self._live(row, now):
                 return False
             if row.holder != self.holder:
                 values["acquired_at"] = utc_now()
@@ -129,11 +130,15 @@ class Lease:
             row = conn.execute(
                 sa.select(s.scheduler_leases).where(s.scheduler_leases.c.name == _LEASE)
             ).first()
-        if row is None or row.expires_at < time.time():
-            return None
-        if row.host == self.host and not process_alive(row.pid):
+        if row is None or not self._live(row, time.time()):
             return None
         return {"holder": row.holder, "host": row.host, "pid": row.pid}
+
+    def _live(self, row: Any, now: float) -> bool:
+        """Whether a lease row still binds: not expired, and not held by a dead process of
+        this host."""
+        gone = row.host == self.host and not process_alive(row.pid)
+        return row.expires_at >= now and not gone
 
 
 @dataclass
@@ -371,13 +376,17 @@ class TriggerEngine:
                     s.workflow_runs.c.id == row.workflow_run_id
                 )
             ).scalar()
-        if state == "RUNNING":
-            return
+        if state != "RUNNING":
+            self.stop_action(row.kind, row.name, row.run_id)
+
+    def stop_action(self, kind: str, name: str, run_id: str) -> None:
+        """Ask an action's run (its latest attempt, for a job) to stop; one that has ended
+        already, or never started, is left as it is."""
         with contextlib.suppress(SparkGlueError):
-            if row.kind == "JOB":
-                self.jobs.stop_run(row.run_id)
+            if kind == "JOB":
+                self.jobs.stop_run(self.last_attempt(run_id))
             else:
-                self.crawlers.stop_crawler(row.name)
+                self.crawlers.stop_crawler(name)
 
     def _start(self, row: Any) -> bool:
         """Start one planned action; False when it must wait for a later pass."""
@@ -400,7 +409,7 @@ class TriggerEngine:
                 # Recorded by a scheduler that died around the launch: a supervisor it did
                 # start records its pid within moments, so only a run that stays without one
                 # is launched again.
-                if time.time() - _epoch(run.started_at) < _LAUNCH_GRACE:
+                if time.time() - parse_stamp(run.started_at).timestamp() < _LAUNCH_GRACE:
                     return False
                 self.jobs.launch(row.run_id)
             return True
@@ -427,7 +436,7 @@ class TriggerEngine:
                 )
             ).all()
         cutoff = time.time() - older_than
-        late = [r.id for r in rows if _epoch(r.started_at) < cutoff]
+        late = [r.id for r in rows if parse_stamp(r.started_at).timestamp() < cutoff]
         for run_id in late:
             self.jobs.launch(run_id)
         return len(late)
@@ -539,13 +548,6 @@ class TriggerEngine:
         ]
         return all(met) if predicate.Logical == "AND" else any(met)
 
-    def latest_in_run(self, workflow_run_id: str) -> dict[tuple[str, str], str]:
-        """The state of the latest action of each node of a workflow run."""
-        latest: dict[tuple[str, str], str] = {}
-        for a in self.action_states(workflow_run_id):
-            latest[(a.kind, a.name)] = a.state
-        return latest
-
     def latest_anywhere(
         self, predicate: PredicateSpec, since: str
     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
@@ -583,9 +585,3 @@ class TriggerEngine:
                 states[(c.kind, c.target)] = state
                 ids[(c.kind, c.target)] = run_id
         return states, ids
-
-
-def _epoch(stamp: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

@@ -380,15 +380,8 @@ class SchedulerService:
                 .values(state="NOT_STARTED", error_message="the workflow run was stopped")
             )
         for action in self.engine.action_states(run_id):
-            if action.inherited or self.engine.is_final(action.state):
-                continue
-            try:
-                if action.kind == "JOB":
-                    self.jobs.stop_run(self.engine.last_attempt(action.run_id))
-                else:
-                    self.crawlers.stop_crawler(action.name)
-            except (InvalidInput, EntityNotFound):
-                pass  # it ended meanwhile
+            if not action.inherited and not self.engine.is_final(action.state):
+                self.engine.stop_action(action.kind, action.name, action.run_id)
         self.settle_stopping()
         return self.get_workflow_run(run_id)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sparkglue.store.engine import MetadataStore, utc_now
+from sparkglue.store.engine import MetadataStore, parse_stamp, stamp, utc_now
 from sparkglue.store.migrations import LATEST_VERSION
 from sparkglue.store.records import new_record_id, process_alive
 from sparkglue.store.schema import metadata
@@ -12,6 +12,8 @@ __all__ = [
     "MetadataStore",
     "metadata",
     "new_record_id",
+    "parse_stamp",
     "process_alive",
+    "stamp",
     "utc_now",
 ]

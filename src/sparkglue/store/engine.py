@@ -28,7 +28,19 @@ _PG_MIGRATION_LOCK = 0x5350474C  # arbitrary constant: "SPGL"
 
 def utc_now() -> str:
     """The current UTC time as stored in records (ISO 8601, microseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
+
+
+def stamp(moment: datetime) -> str:
+    """A time as stored in records (naive times are taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    """A stored time back as an aware UTC datetime."""
+    return datetime.fromisoformat(text)
 
 
 def _enable_wal(cursor: Any) -> None:
