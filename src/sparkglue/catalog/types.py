@@ -27,6 +27,9 @@ _SIMPLE = {
     "binary",
     "date",
     "timestamp",
+    # Spark's timestamp without a time zone (a Parquet timestamp not adjusted to UTC reads as
+    # this, e.g. PostgreSQL `timestamp` columns replicated into the lake).
+    "timestamp_ntz",
 }
 _ALIASES = {
     "integer": "int",
