@@ -13,6 +13,7 @@ from sparkglue.cli.common import CliState, console_for, output_option, parse_pai
 from sparkglue.cli.crawler import classifier, crawler
 from sparkglue.cli.jobs import job
 from sparkglue.cli.ml import ml
+from sparkglue.cli.replication import replication
 from sparkglue.cli.scheduler import scheduler, trigger, workflow
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
@@ -105,6 +106,7 @@ cli.add_command(ml)
 cli.add_command(trigger)
 cli.add_command(workflow)
 cli.add_command(scheduler)
+cli.add_command(replication)
 
 
 def main(argv: list[str] | None = None) -> None:

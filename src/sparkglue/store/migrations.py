@@ -317,6 +317,52 @@ def _v6_scheduler_indexes(op: Operations) -> None:
     op.create_index("ix_job_runs_state", "job_runs", ["state"])
 
 
+def _v7_replication(op: Operations) -> None:
+    op.create_table(
+        "replication_endpoints",
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("endpoint_type", sa.String(16), nullable=False),
+        sa.Column("engine", sa.String(32), nullable=False),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "replication_tasks",
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("source_endpoint", sa.String(255), nullable=False),
+        sa.Column("target_endpoint", sa.String(255), nullable=False),
+        sa.Column("migration_type", sa.String(32), nullable=False),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("stop_reason", sa.String(64), nullable=True),
+        sa.Column("last_failure", sa.Text, nullable=True),
+        sa.Column("slot_name", sa.String(63), nullable=False),
+        sa.Column("progress", sa.JSON, nullable=False),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("log_path", sa.Text, nullable=True),
+        sa.Column("materialized_database", sa.String(255), nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("started_at", sa.String(32), nullable=True),
+        sa.Column("stopped_at", sa.String(32), nullable=True),
+    )
+    op.create_table(
+        "replication_table_stats",
+        sa.Column("task_name", sa.String(255), primary_key=True),
+        sa.Column("table_key", sa.String(520), primary_key=True),
+        sa.Column("state", sa.String(32), nullable=False),
+        sa.Column("inserts", sa.BigInteger, nullable=False),
+        sa.Column("updates", sa.BigInteger, nullable=False),
+        sa.Column("deletes", sa.BigInteger, nullable=False),
+        sa.Column("ddls", sa.BigInteger, nullable=False),
+        sa.Column("full_load_rows", sa.BigInteger, nullable=False),
+        sa.Column("full_load_error_rows", sa.BigInteger, nullable=False),
+        sa.Column("full_load_start", sa.String(32), nullable=True),
+        sa.Column("full_load_end", sa.String(32), nullable=True),
+        sa.Column("last_update_time", sa.String(32), nullable=True),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -332,6 +378,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v5_scheduler,
     ),
     Migration(6, "scheduler: indexes for the daemon's lookups", _v6_scheduler_indexes),
+    Migration(7, "replication: endpoints, tasks and their per-table statistics", _v7_replication),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

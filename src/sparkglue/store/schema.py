@@ -324,3 +324,52 @@ scheduler_leases = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("acquired_at", sa.String(32), nullable=False),
 )
+
+replication_endpoints = sa.Table(
+    "replication_endpoints",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("endpoint_type", sa.String(16), nullable=False),
+    sa.Column("engine", sa.String(32), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+replication_tasks = sa.Table(
+    "replication_tasks",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("source_endpoint", sa.String(255), nullable=False),
+    sa.Column("target_endpoint", sa.String(255), nullable=False),
+    sa.Column("migration_type", sa.String(32), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("stop_reason", sa.String(64), nullable=True),
+    sa.Column("last_failure", sa.Text, nullable=True),
+    sa.Column("slot_name", sa.String(63), nullable=False),
+    sa.Column("progress", sa.JSON, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("log_path", sa.Text, nullable=True),
+    sa.Column("materialized_database", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=True),
+    sa.Column("stopped_at", sa.String(32), nullable=True),
+)
+
+replication_table_stats = sa.Table(
+    "replication_table_stats",
+    metadata,
+    sa.Column("task_name", sa.String(255), primary_key=True),
+    sa.Column("table_key", sa.String(520), primary_key=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("inserts", sa.BigInteger, nullable=False),
+    sa.Column("updates", sa.BigInteger, nullable=False),
+    sa.Column("deletes", sa.BigInteger, nullable=False),
+    sa.Column("ddls", sa.BigInteger, nullable=False),
+    sa.Column("full_load_rows", sa.BigInteger, nullable=False),
+    sa.Column("full_load_error_rows", sa.BigInteger, nullable=False),
+    sa.Column("full_load_start", sa.String(32), nullable=True),
+    sa.Column("full_load_end", sa.String(32), nullable=True),
+    sa.Column("last_update_time", sa.String(32), nullable=True),
+)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from sparkglue.jobs import JobService
     from sparkglue.ml import MLService
+    from sparkglue.replication import ReplicationService
     from sparkglue.scheduler import SchedulerService
     from sparkglue.spark import CatalogBinding
 
@@ -69,6 +70,7 @@ class Workspace:
         self._jobs: JobService | None = None
         self._ml: MLService | None = None
         self._scheduler: SchedulerService | None = None
+        self._replication: ReplicationService | None = None
 
     @classmethod
     def init(
@@ -171,6 +173,46 @@ class Workspace:
         return self._ml
 
     @property
+    def replication(self) -> ReplicationService:
+        """DMS-style replication: endpoints, tasks, full load and change capture."""
+        if self._replication is None:
+            from sparkglue.replication import ReplicationService
+
+            self._replication = ReplicationService(self.store, self.catalog, self.settings)
+        return self._replication
+
+    def materialize_replication(
+        self, task: str, database: str | None = None, *, wait: bool = True
+    ) -> tuple[str, str]:
+        """Run the job that builds the current state of a replication task's tables (creating
+        it, with its generated script, on first use); returns (job name, run id). The script is
+        written once and may be edited; it reads the task's table list when it runs."""
+        from sparkglue.jobs import JobSpec
+        from sparkglue.jobs.specs import CommandSpec
+
+        name, script, _db = self.replication.materialize_script(task, database)
+        try:
+            self.jobs.get_job(name)
+        except EntityNotFound:
+            location = f"scripts/{name}.py"
+            path = self.settings.workspace / location
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(script, encoding="utf-8")
+            self.jobs.create_job(
+                JobSpec(
+                    Name=name,
+                    Description=f"Current state of the tables of replication task {task}",
+                    Command=CommandSpec(Name="glueetl", ScriptLocation=location),
+                )
+            )
+        run_id = self.jobs.start_run(name)
+        self.jobs.launch(run_id)
+        if wait:
+            self.jobs.wait(run_id)
+        return name, run_id
+
+    @property
     def scheduler(self) -> SchedulerService:
         """Triggers, workflows and workflow runs (the daemon: ``sparkglue.scheduler.Scheduler``)."""
         if self._scheduler is None:
@@ -244,6 +286,7 @@ class Workspace:
             self._jobs = None
             self._ml = None
             self._scheduler = None
+            self._replication = None
 
     def __enter__(self) -> Workspace:
         return self
