@@ -234,6 +234,14 @@ class _Rollback(Exception):
     pass
 
 
+def source_state(source: SourceDb, table: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Each row of a source table (keyed by its first column, the key in these tables)."""
+    with source.connect() as conn:
+        cur = conn.execute(f"SELECT * FROM {table}")
+        names = [d.name for d in cur.description or []]
+        return {(row[0],): dict(zip(names, row, strict=True)) for row in cur}
+
+
 def read_files(lake: TaskLake, table: str, kind: str | None = None) -> pa.Table:
     """The committed rows of a table in the lake (Parquet or headerless CSV)."""
     info = lake.tables()[table]

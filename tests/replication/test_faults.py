@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,6 +30,7 @@ from .conftest import (
     current_state,
     fresh_source,
     read_files,
+    source_state,
 )
 
 pytestmark = pytest.mark.postgres
@@ -61,13 +61,6 @@ def _source(admin_url: str) -> Iterator[SourceDb]:
         yield next(gen)
     finally:
         next(gen, None)
-
-
-def _source_state(source: SourceDb, table: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    with source.connect() as conn:
-        cur = conn.execute(f"SELECT * FROM {table}")
-        names = [d.name for d in cur.description or []]
-        return {(row[0],): dict(zip(names, row, strict=True)) for row in cur}
 
 
 def _assert_nothing_repeated(lake: TaskLake) -> None:
@@ -154,7 +147,7 @@ def test_kill_9_and_server_crashes_lose_nothing_and_repeat_nothing(
         _assert_nothing_repeated(lake)
         assert not any(lake.staging_dir.iterdir()) if lake.staging_dir.exists() else True
         for table, name in TABLES:
-            assert current_state(lake, table) == _source_state(source, name), table
+            assert current_state(lake, table) == source_state(source, name), table
         notes = read_files(lake, "public.orders")["note"].to_pylist()
         assert "rolled back" not in notes
         _, run_id = ws.materialize_replication("faults")

@@ -17,8 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,14 +28,14 @@ from sparkglue.catalog import DataCatalog, spec_error_message
 from sparkglue.config import Settings
 from sparkglue.errors import AlreadyExists, EntityNotFound, InvalidInput
 from sparkglue.replication.lake import Batch, TaskLake
-from sparkglue.replication.mappings import TableMappings
+from sparkglue.replication.mappings import TableMappings, TablePlan
 from sparkglue.replication.materialize import (
     catalog_names,
     default_database,
     generate_materialize_script,
 )
 from sparkglue.replication.runner import StopRequested, TaskRunner, plan_tables
-from sparkglue.replication.source import PostgresSource
+from sparkglue.replication.source import PostgresSource, first_line
 from sparkglue.replication.specs import (
     SourceEndpointSpec,
     TargetEndpointSpec,
@@ -62,11 +60,6 @@ class TaskStatus(dict[str, Any]):
 
 class TableStats(dict[str, Any]):
     """One table's statistics as DMS's DescribeTableStatistics shows them."""
-
-
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def slot_name(task: str) -> str:
@@ -268,6 +261,26 @@ class ReplicationService:
     def task_spec(self, name: str) -> TaskSpec:
         return TaskSpec.model_validate(self._row(name).spec)
 
+    def _endpoints(self, spec: TaskSpec) -> tuple[SourceEndpointSpec, TargetEndpointSpec]:
+        """A task's source and target endpoints (``create_task`` checked their kinds)."""
+        source = self.get_endpoint(spec.SourceEndpoint)
+        target = self.get_endpoint(spec.TargetEndpoint)
+        assert isinstance(source, SourceEndpointSpec)
+        assert isinstance(target, TargetEndpointSpec)
+        return source, target
+
+    @staticmethod
+    def _plans(
+        spec: TaskSpec, source: PostgresSource, target: TargetEndpointSpec
+    ) -> list[TablePlan]:
+        """The plans of the tables the task's mappings select on its source now."""
+        return plan_tables(
+            source,
+            TableMappings.parse(spec.TableMappings),
+            replica_full=source.replica_identity_full,
+            target=target,
+        )
+
     def _row(self, name: str) -> Any:
         with self.store.read() as conn:
             row = conn.execute(
@@ -350,33 +363,23 @@ class ReplicationService:
                 f"replication task '{name}' is {task['Status']}; stop it first "
                 f"(`sparkglue replication task stop {name}`)"
             )
-        spec = self.task_spec(name)
-        source = self.get_endpoint(spec.SourceEndpoint)
-        assert isinstance(source, SourceEndpointSpec)
+        source, _ = self._endpoints(self.task_spec(name))
         dropped = PostgresSource(source).drop_slot(task["SlotName"])
         # Its manifest goes too (a new task of that name starts afresh); data files stay.
         shutil.rmtree(self.lake(name).control, ignore_errors=True)
+        self._clear_stats(name)
         with self.store.write() as conn:
-            conn.execute(
-                s.replication_table_stats.delete().where(
-                    s.replication_table_stats.c.task_name == name
-                )
-            )
             conn.execute(s.replication_tasks.delete().where(s.replication_tasks.c.name == name))
         return dropped
 
     def source_slot_exists(self, name: str) -> bool:
         """Whether the task's replication slot exists on its source."""
-        spec = self.task_spec(name)
-        source = self.get_endpoint(spec.SourceEndpoint)
-        assert isinstance(source, SourceEndpointSpec)
+        source, _ = self._endpoints(self.task_spec(name))
         return PostgresSource(source).slot(self._row(name).slot_name) is not None
 
     def lake(self, name: str) -> TaskLake:
         """The task's target folder and manifest."""
-        spec = self.task_spec(name)
-        target = self.get_endpoint(spec.TargetEndpoint)
-        assert isinstance(target, TargetEndpointSpec)
+        _, target = self._endpoints(self.task_spec(name))
         return TaskLake(self.target_root(target), name)
 
     # ---- running ----------------------------------------------------------------------------
@@ -390,17 +393,10 @@ class ReplicationService:
                 raise InvalidInput(
                     f"replication task '{name}' is {status}; stop it before a reload"
                 )
-            spec = self.task_spec(name)
-            source = self.get_endpoint(spec.SourceEndpoint)
-            assert isinstance(source, SourceEndpointSpec)
+            source, _ = self._endpoints(self.task_spec(name))
             PostgresSource(source).drop_slot(self._row(name).slot_name)
             self.lake(name).discard()
-            with self.store.write() as conn:
-                conn.execute(
-                    s.replication_table_stats.delete().where(
-                        s.replication_table_stats.c.task_name == name
-                    )
-                )
+            self._clear_stats(name)
         elif status != "Ready":
             raise InvalidInput(
                 f"replication task '{name}' is {status}, not Ready; use `sparkglue replication "
@@ -567,17 +563,9 @@ class ReplicationService:
         hooks = _Hooks(self, name, log)
         try:
             spec = self.task_spec(name)
-            source_spec = self.get_endpoint(spec.SourceEndpoint)
-            target = self.get_endpoint(spec.TargetEndpoint)
-            assert isinstance(source_spec, SourceEndpointSpec)
-            assert isinstance(target, TargetEndpointSpec)
+            source_spec, target = self._endpoints(spec)
             source = PostgresSource(source_spec)
-            plans = plan_tables(
-                source,
-                TableMappings.parse(spec.TableMappings),
-                replica_full=source.replica_identity_full,
-                target=target,
-            )
+            plans = self._plans(spec, source, target)
             runner = TaskRunner(
                 task=name,
                 migration_type=spec.MigrationType,
@@ -601,7 +589,7 @@ class ReplicationService:
                 name,
                 status="Failed",
                 stop_reason="FAILED",
-                last_failure=_first(exc),
+                last_failure=first_line(exc),
                 stopped_at=utc_now(),
                 pid=None,
             )
@@ -614,9 +602,7 @@ class ReplicationService:
 
     def materialize_script(self, name: str, database: str | None = None) -> tuple[str, str, str]:
         """(job name, script, database) of the job that materializes the task's tables."""
-        spec = self.task_spec(name)
-        target = self.get_endpoint(spec.TargetEndpoint)
-        assert isinstance(target, TargetEndpointSpec)
+        _, target = self._endpoints(self.task_spec(name))
         lake = self.lake(name)
         if not lake.tables():
             raise InvalidInput(
@@ -650,14 +636,9 @@ class ReplicationService:
                 f"replication materialize {name}` first"
             )
         spec = self.task_spec(name)
-        source_spec = self.get_endpoint(spec.SourceEndpoint)
-        assert isinstance(source_spec, SourceEndpointSpec)
+        source_spec, target = self._endpoints(spec)
         source = PostgresSource(source_spec)
-        plans = plan_tables(
-            source,
-            TableMappings.parse(spec.TableMappings),
-            replica_full=source.replica_identity_full,
-        )
+        plans = self._plans(spec, source, target)
         names = catalog_names(self.lake(name).tables())
         locations = {}
         for plan in plans:
@@ -691,8 +672,16 @@ class ReplicationService:
                 .values(progress={**(current or {}), **values})
             )
 
-    @contextmanager
-    def _stats_row(self, conn: Any, task: str, table: str) -> Iterator[None]:
+    def _clear_stats(self, task: str) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                s.replication_table_stats.delete().where(
+                    s.replication_table_stats.c.task_name == task
+                )
+            )
+
+    @staticmethod
+    def _ensure_stats_row(conn: Any, task: str, table: str) -> None:
         exists = conn.execute(
             sa.select(s.replication_table_stats.c.task_name).where(
                 s.replication_table_stats.c.task_name == task,
@@ -713,11 +702,11 @@ class ReplicationService:
                     full_load_error_rows=0,
                 )
             )
-        yield
 
     def _set_table(self, task: str, table: str, **values: Any) -> None:
         c = s.replication_table_stats.c
-        with self.store.write() as conn, self._stats_row(conn, task, table):
+        with self.store.write() as conn:
+            self._ensure_stats_row(conn, task, table)
             if "ddls" in values:
                 values["ddls"] = c.ddls + values["ddls"]
             conn.execute(
@@ -727,35 +716,35 @@ class ReplicationService:
             )
 
     def _add_batch(self, task: str, batch: Batch) -> None:
+        if batch.kind != "cdc":
+            return  # a load's rows are counted as the load goes (table_state)
         c = s.replication_table_stats.c
         with self.store.write() as conn:
             for f in batch.files:
-                if batch.kind != "cdc":
-                    continue
-                with self._stats_row(conn, task, f.table):
-                    conn.execute(
-                        s.replication_table_stats.update()
-                        .where(c.task_name == task, c.table_key == f.table)
-                        .values(
-                            inserts=c.inserts + f.inserts,
-                            updates=c.updates + f.updates,
-                            deletes=c.deletes + f.deletes,
-                            last_update_time=utc_now(),
-                        )
+                self._ensure_stats_row(conn, task, f.table)
+                conn.execute(
+                    s.replication_table_stats.update()
+                    .where(c.task_name == task, c.table_key == f.table)
+                    .values(
+                        inserts=c.inserts + f.inserts,
+                        updates=c.updates + f.updates,
+                        deletes=c.deletes + f.deletes,
+                        last_update_time=utc_now(),
                     )
+                )
 
     def _rebuild_stats(self, task: str, lake: TaskLake, tables: list[str]) -> None:
         """Counts from the manifest, the record of what was committed (a crash between a commit
         and its statistics must not skew them)."""
-        totals = {
-            t: {"inserts": 0, "updates": 0, "deletes": 0, "full_load_rows": 0} for t in tables
-        }
+
+        def zero() -> dict[str, int]:
+            return {"inserts": 0, "updates": 0, "deletes": 0, "full_load_rows": 0}
+
+        totals = {t: zero() for t in tables}
         loaded = set()
         for batch in lake.batches(reload=True):
             for f in batch.files:
-                row = totals.setdefault(
-                    f.table, {"inserts": 0, "updates": 0, "deletes": 0, "full_load_rows": 0}
-                )
+                row = totals.setdefault(f.table, zero())
                 if batch.kind == "load":
                     row["full_load_rows"] += f.rows
                 else:
@@ -767,12 +756,12 @@ class ReplicationService:
         c = s.replication_table_stats.c
         with self.store.write() as conn:
             for table, counts in totals.items():
-                with self._stats_row(conn, task, table):
-                    values: dict[str, Any] = dict(counts)
-                    if table in loaded:
-                        values["state"] = "Table completed"
-                    conn.execute(
-                        s.replication_table_stats.update()
-                        .where(c.task_name == task, c.table_key == table)
-                        .values(**values)
-                    )
+                self._ensure_stats_row(conn, task, table)
+                values: dict[str, Any] = dict(counts)
+                if table in loaded:
+                    values["state"] = "Table completed"
+                conn.execute(
+                    s.replication_table_stats.update()
+                    .where(c.task_name == task, c.table_key == table)
+                    .values(**values)
+                )

@@ -26,7 +26,14 @@ from sparkglue.replication.mappings import SourceColumn, SourceTable
 from sparkglue.replication.specs import SourceEndpointSpec
 from sparkglue.replication.types import arrow_type, bytea
 
-__all__ = ["PostgresSource", "SourceError", "format_lsn", "parse_lsn", "quote_ident"]
+__all__ = [
+    "PostgresSource",
+    "SourceError",
+    "first_line",
+    "format_lsn",
+    "parse_lsn",
+    "quote_ident",
+]
 
 PLUGIN = "wal2json"
 
@@ -155,7 +162,7 @@ class PostgresSource:
                     )
                 except Exception as exc:
                     problems.append(
-                        f"the {PLUGIN} output plugin is not available ({_first(exc)}); install "
+                        f"the {PLUGIN} output plugin is not available ({first_line(exc)}); install "
                         "it on the server (Debian/Ubuntu: postgresql-NN-wal2json)"
                     )
         return problems
@@ -242,7 +249,9 @@ class PostgresSource:
                     (name, PLUGIN),
                 ).fetchone()
             except Exception as exc:
-                raise SourceError(f"cannot create replication slot {name}: {_first(exc)}") from None
+                raise SourceError(
+                    f"cannot create replication slot {name}: {first_line(exc)}"
+                ) from None
         return parse_lsn(row[0])
 
     @contextmanager
@@ -258,7 +267,9 @@ class PostgresSource:
                     f"CREATE_REPLICATION_SLOT {quote_ident(name)} LOGICAL {PLUGIN} EXPORT_SNAPSHOT"
                 ).fetchone()
             except Exception as exc:
-                raise SourceError(f"cannot create replication slot {name}: {_first(exc)}") from None
+                raise SourceError(
+                    f"cannot create replication slot {name}: {first_line(exc)}"
+                ) from None
             yield str(row[2]), parse_lsn(str(row[1]))
         finally:
             conn.close()
@@ -393,6 +404,7 @@ def _binary_columns(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> pa.
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def _first(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's first line, for one-line messages."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
