@@ -137,3 +137,28 @@ def spark_workspace(workspace: Workspace, spark_session: Any) -> Workspace:
     """A workspace whose ``spark()`` is the shared session, bound to its catalog."""
     assert workspace.spark() is spark_session
     return workspace
+
+
+@pytest.fixture(scope="session")
+def connect_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """A cluster of this machine (one worker) started with a warm Spark Connect server, for
+    the whole test run: (its workspace, its record). Clients share this machine's files, so
+    lake paths work on both sides; its Python workers run in this interpreter's environment."""
+    from sparkglue.cluster import ClusterSpec
+    from tests.cluster.support import clean_env, finish, launch
+
+    with clean_env():
+        ws = Workspace.init(tmp_path_factory.mktemp("connect") / "ws")
+        spec = ClusterSpec(Name="tests", Workers=1, WorkerCores=2, WorkerMemory="2g", Connect=True)
+        cluster = launch(ws, spec)
+        try:
+            yield ws, cluster
+        finally:
+            finish(ws, cluster.id)
+            ws.close()
+
+
+@pytest.fixture(scope="session")
+def connect_url(connect_cluster: tuple[Any, Any]) -> str:
+    """The ``sc://127.0.0.1:PORT`` URL of the test run's Spark Connect server."""
+    return str(connect_cluster[1].connect_url)

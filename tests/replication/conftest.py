@@ -285,6 +285,8 @@ def caught_up(ws: Workspace, task: str, source: SourceDb, timeout: float = 60) -
 
     def reached() -> bool:
         record = ws.replication.get_task(task)
+        if record["Status"] == "Starting":  # a resumed task reconnects to its slot first
+            return False
         assert record["Status"] == "Running", record
         return int(record["Progress"].get("position", 0)) > mark
 

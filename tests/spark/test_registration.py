@@ -9,7 +9,7 @@ import pytest
 
 from sparkglue.catalog import Column, DatabaseInput, PartitionInput, TableInput
 from sparkglue.errors import EntityNotFound, SparkError
-from sparkglue.spark import spark_table_ddl
+from sparkglue.spark import is_connect, spark_table_ddl
 from sparkglue.workspace import Workspace
 
 pytestmark = pytest.mark.spark
@@ -50,6 +50,7 @@ def test_query_a_catalog_table_by_name(spark_workspace: Workspace) -> None:
     assert [(r.year, r.n) for r in rows] == [(2007, 2), (2008, 1)]
     # plain spark.sql and spark.table see it too
     session: Any = spark_workspace.spark()
+    assert not is_connect(session)
     assert session.sql("SELECT sum(id) AS s FROM raw.t").collect()[0].s == 6
     assert session.table("raw.t").count() == 3
 

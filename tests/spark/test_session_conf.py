@@ -39,6 +39,7 @@ def test_spark_connect_sets_no_jvm_options(tmp_path: Path) -> None:
     assert "spark.master" not in conf
     assert "spark.driver.extraJavaOptions" not in conf
     assert "spark.sql.catalogImplementation" not in conf
+    assert "spark.ui.showConsoleProgress" not in conf  # the server's, not settable by a client
 
 
 def test_user_conf_wins_and_java_options_are_appended(tmp_path: Path) -> None:

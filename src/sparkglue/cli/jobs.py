@@ -58,6 +58,7 @@ def job() -> None:
 @click.option("--max-concurrent-runs", type=int)
 @click.option("--worker-type", help="G.025X, G.1X, G.2X, G.4X, G.8X or Standard.")
 @click.option("--number-of-workers", type=int)
+@click.option("--cluster", help="Run on this cluster (`sparkglue cluster`) by default.")
 @click.option("--bookmarks", type=click.Choice(["enable", "pause", "disable"]))
 @click.option("--overwrite-script", is_flag=True, help="Replace an existing generated script.")
 @pass_state
@@ -111,6 +112,7 @@ def create_job(state: CliState, /, name: str, **o: Any) -> None:
         ("timeout", "Timeout"),
         ("worker_type", "WorkerType"),
         ("number_of_workers", "NumberOfWorkers"),
+        ("cluster", "Cluster"),
     ):
         if o[flag] is not None:
             values[key] = o[flag]
@@ -182,6 +184,8 @@ def _print_run(console: Any, run: JobRun) -> None:
             f": {m['records_read']} records read, {m.get('records_written', 0)} written, "
             f"{m.get('bytes_written', 0)} bytes"
         )
+    if run.cluster:
+        line += f" on cluster {run.cluster} ({m.get('submitted_via', 'not started')})"
     if run.state in ("SUCCEEDED",):
         console.step(line)
     else:
@@ -192,15 +196,23 @@ def _print_run(console: Any, run: JobRun) -> None:
 @click.argument("name")
 @click.option("--arg", "args", multiple=True, help="A run argument --K=V (repeatable).")
 @click.option("--timeout", type=float, help="Minutes, for this run only.")
+@click.option("--cluster", help="Run on this cluster (`sparkglue cluster`).")
 @click.option("--wait", is_flag=True, help="Wait for the run (and its retries) to end.")
 @pass_state
 def run_job(
-    state: CliState, name: str, args: tuple[str, ...], timeout: float | None, wait: bool
+    state: CliState,
+    name: str,
+    args: tuple[str, ...],
+    timeout: float | None,
+    cluster: str | None,
+    wait: bool,
 ) -> None:
     """Start a run (its own process); --wait follows it to the end."""
     console = TerminalConsole()
     with state.open(console) as ws:
-        run_id = ws.jobs.start_run(name, parse_pairs(args, "--arg"), timeout_minutes=timeout)
+        run_id = ws.jobs.start_run(
+            name, parse_pairs(args, "--arg"), timeout_minutes=timeout, cluster=cluster
+        )
         ws.jobs.launch(run_id)
         console.step(f"Job run {run_id} started; `sparkglue job logs {run_id} --follow`")
         if not wait:
@@ -235,12 +247,13 @@ def list_runs(state: CliState, name: str, output: str) -> None:
         runs = ws.jobs.list_runs(name)
     console.table(
         f"Runs of {name}",
-        ["id", "attempt", "state", "started_at", "seconds", "read", "written", "error"],
+        ["id", "attempt", "state", "cluster", "started_at", "seconds", "read", "written", "error"],
         [
             [
                 r.id,
                 r.attempt,
                 r.state,
+                r.cluster or "",
                 r.started_at,
                 r.metrics.get("ExecutionTime"),
                 r.metrics.get("records_read"),

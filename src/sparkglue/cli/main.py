@@ -9,6 +9,7 @@ import click
 
 from sparkglue import __version__
 from sparkglue.cli.catalog import catalog
+from sparkglue.cli.cluster import cluster
 from sparkglue.cli.common import CliState, console_for, output_option, parse_pairs, pass_state
 from sparkglue.cli.crawler import classifier, crawler
 from sparkglue.cli.jobs import job
@@ -107,6 +108,7 @@ cli.add_command(trigger)
 cli.add_command(workflow)
 cli.add_command(scheduler)
 cli.add_command(replication)
+cli.add_command(cluster)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,6 +44,7 @@ def ml() -> None:
     help="How missing numbers are filled.",
 )
 @click.option("--description", default="", help="A note kept with the model.")
+@click.option("--cluster", help="Train on this cluster (`sparkglue cluster`).")
 @output_option
 @pass_state
 def train(state: CliState, /, name: str, output: str, **o: Any) -> None:
@@ -68,6 +69,8 @@ def train(state: CliState, /, name: str, output: str, **o: Any) -> None:
         description=o["description"],
     )
     with state.open(console) as ws:
+        if o["cluster"]:
+            ws = ws.on_cluster(o["cluster"])
         model = ws.ml.train(name, options)
         if output == "json":
             console.record(_summary(model))
@@ -279,11 +282,14 @@ def delete(state: CliState, ref: str) -> None:
 @click.argument("ref", metavar="NAME[:VERSION|@ALIAS]")
 @click.option("--table", required=True, help="The table to score, DB.TABLE.")
 @click.option("--output", "target", required=True, help="The table to write, DB.TABLE.")
+@click.option("--cluster", help="Score on this cluster (`sparkglue cluster`).")
 @pass_state
-def predict(state: CliState, ref: str, table: str, target: str) -> None:
+def predict(state: CliState, ref: str, table: str, target: str, cluster: str | None) -> None:
     """Score a table in batch into a Parquet table registered in the catalog."""
     console = TerminalConsole()
     with state.open(console) as ws:
+        if cluster:
+            ws = ws.on_cluster(cluster)
         run = ws.ml.predict(ref, table, target)
     console.step(
         f"Run {run.id} {run.state}: {run.metrics.get('records_written')} predictions in "

@@ -7,6 +7,9 @@ workspace (``SPARKGLUE_WORKSPACE``) and makes catalog tables queryable by name.
 Bookmarks: with ``job-bookmark-enable`` (or ``-pause``), ``read_table`` reads only the files of
 the table that are new or changed since the last committed run, per ``transformation_ctx``. The
 runner commits the new state only when the run succeeds (and never on ``-pause``).
+
+With a Spark Connect master (``sc://``) a script needs no JVM of its own: the records read and
+written come from observations, the application id from the server's configuration.
 """
 
 from __future__ import annotations
@@ -110,6 +113,17 @@ def _task_records(spark: SparkSession) -> dict[str, int]:
         print(f"records read/written unknown: {type(exc).__name__}", flush=True)
         return {}
     return {"records_read": read, "records_written": written}
+
+
+def _application_id(spark: SparkSession, *, connect: bool) -> str | None:
+    """The Spark application's id; through Spark Connect, the server's, when it tells."""
+    if not connect:
+        return str(spark.sparkContext.applicationId)
+    try:
+        value = spark.conf.get("spark.app.id", None)
+    except Exception:  # a server that hides its configuration: no id
+        return None
+    return str(value) if value else None
 
 
 def _observed_rows(observation: Any, wait: float = 2.0) -> int:
@@ -284,15 +298,18 @@ class JobContext:
         self._observations: list[tuple[str, Any]] = []
         self.metrics: dict[str, Any] = {"bytes_written": 0}
         self._started = time.perf_counter()
-        from sparkglue.spark import attach_catalog, build_session
+        from sparkglue.spark import attach_catalog, build_session, is_connect
 
         self.spark: SparkSession = spark if spark is not None else build_session(self.settings)
-        attach_catalog(self.spark, self.catalog)
-        self.metrics["spark_application_id"] = self.spark.sparkContext.applicationId
+        self._binding = attach_catalog(self.spark, self.catalog)
+        connect = is_connect(self.spark)
+        application_id = _application_id(self.spark, connect=connect)
+        if application_id:
+            self.metrics["spark_application_id"] = application_id
         # Records read and written come from Spark's task metrics (what its UI shows); through
         # Spark Connect, where the driver's status store is out of reach, from observations.
         self._probe_rows = 0  # rows read to find where a JDBC bookmark ends
-        self._task_metrics = not self.settings.spark_master.startswith("sc://")
+        self._task_metrics = not connect
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> JobContext:
@@ -513,15 +530,13 @@ class JobContext:
             self.catalog.update_table(database, table_input)
         if partition_by:
             self._add_partitions(database, name, location, len(partition_by))
-        if self.spark.catalog.tableExists(f"{database}.{name}"):
-            self.spark.sql(f"REFRESH TABLE `{database}`.`{name}`")
+        self._binding.forget(database, name)
 
     def register_partitions(self, table: Table, location: str) -> None:
         """Add the ``key=value`` folders under ``location`` missing from the table's
         partitions."""
         self._add_partitions(table.database, table.name, location, len(table.partition_keys))
-        if self.spark.catalog.tableExists(f"{table.database}.{table.name}"):
-            self.spark.sql(f"REFRESH TABLE `{table.database}`.`{table.name}`")
+        self._binding.forget(table.database, table.name)
 
     def _add_partitions(self, database: str, name: str, location: str, depth: int) -> None:
         found = []

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,13 @@ import sqlalchemy as sa
 
 from sparkglue.catalog import DataCatalog
 from sparkglue.config import Settings
-from sparkglue.errors import AlreadyExists, CatalogError, EntityNotFound, InvalidInput
+from sparkglue.errors import (
+    AlreadyExists,
+    CatalogError,
+    EntityNotFound,
+    InvalidInput,
+    SparkGlueError,
+)
 from sparkglue.jobs.generate import generate_script
 from sparkglue.jobs.mapping import check_mappings
 from sparkglue.jobs.runtime import BOOKMARK_IN_ENV, RESULT_ENV
@@ -39,10 +46,16 @@ from sparkglue.jobs.specs import (
     resolve_arguments,
     worker_conf,
 )
-from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
+from sparkglue.store import (
+    MetadataStore,
+    failure_line,
+    new_record_id,
+    process_alive,
+    utc_now,
+)
 from sparkglue.store import schema as s
 
-__all__ = ["ConcurrentRunsExceeded", "JobRun", "JobService"]
+__all__ = ["ConcurrentRunsExceeded", "JobRun", "JobService", "RunTarget", "uses_own_api"]
 
 ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
 _POLL = 0.2
@@ -54,6 +67,46 @@ class ConcurrentRunsExceeded(CatalogError):
 
     code = "concurrent_runs_exceeded"
     http_status = 409
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """Where a run on a cluster goes: the master ``spark-submit`` uses, the cluster's Spark
+    Connect server (if any), and the environment a driver needs (its ``SPARK_CONF_DIR``)."""
+
+    master: str | None
+    connect: str | None
+    env: dict[str, str]
+
+
+def uses_own_api(script: str) -> bool:
+    """Whether a job script is written against sparkglue's own API only (``JobContext`` and
+    DataFrames), so that it runs over Spark Connect: it imports ``sparkglue.jobs.runtime`` and
+    neither ``awsglue``, ``py4j`` nor ``SparkContext``, and touches no ``sparkContext``, RDD or
+    JVM handle (``.rdd``, ``._jvm``, ``._jsc``). Such scripts need a driver JVM."""
+    import ast
+
+    try:
+        tree = ast.parse(script)
+    except SyntaxError:
+        return False
+    own = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                modules.append(node.module or "")
+                if any(a.name == "SparkContext" for a in node.names):
+                    return False
+            if any(m.split(".")[0] in ("awsglue", "py4j") for m in modules):
+                return False
+            own = own or any(m.startswith("sparkglue.jobs.runtime") for m in modules)
+        elif isinstance(node, ast.Attribute) and node.attr in _JVM_ATTRIBUTES:
+            return False
+    return own
+
+
+_JVM_ATTRIBUTES = ("sparkContext", "SparkContext", "rdd", "_jvm", "_jsc", "_jdf")
 
 
 @dataclass
@@ -70,6 +123,7 @@ class JobRun:
     error_message: str | None
     metrics: dict[str, Any]
     log_path: str | None
+    cluster: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -80,24 +134,19 @@ def _kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _last_error(log: Path) -> str:
-    """The line of the log that says why a script failed (the last exception line)."""
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return "the script failed (no log)"
-    for line in reversed(lines):
-        text = line.strip()
-        ordinary = text.startswith(("at ", "File ", "WARN", "INFO"))
-        if ":" in text and not ordinary and ("Error" in text or "Exception" in text):
-            return text[:500]
-    return next((t.strip()[:500] for t in reversed(lines) if t.strip()), "the script failed")
-
-
 class JobService:
     """Job definitions, runs and bookmarks of one workspace."""
 
-    def __init__(self, store: MetadataStore, catalog: DataCatalog, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        catalog: DataCatalog,
+        settings: Settings,
+        clusters: Callable[[str], RunTarget] | None = None,
+    ) -> None:
+        """``clusters`` finds where a run on a named cluster goes (it raises when the cluster
+        cannot take work); without it, runs on clusters are refused."""
+        self.clusters = clusters
         self.store = store
         self.catalog = catalog
         self.settings = settings
@@ -228,12 +277,14 @@ class JobService:
         *,
         timeout_minutes: float | None = None,
         run_id: str | None = None,
+        cluster: str | None = None,
     ) -> str:
         """Record a new run (STARTING); refuse it beyond ``MaxConcurrentRuns``.
 
         ``timeout_minutes`` overrides the job's ``Timeout`` for this run (Glue's StartJobRun
         takes one too). ``run_id`` is given by callers that record the id before the run exists
-        (the scheduler plans a firing's runs first, so a restart never starts one twice)."""
+        (the scheduler plans a firing's runs first, so a restart never starts one twice).
+        ``cluster`` runs it on a cluster instead of the job's ``Cluster`` or master."""
         if timeout_minutes is not None and timeout_minutes <= 0:
             raise InvalidInput(f"timeout {timeout_minutes} must be a positive number of minutes")
         self.recover()
@@ -242,6 +293,9 @@ class JobService:
             args = resolve_arguments(spec, dict(arguments or {}))
         except ValueError as exc:
             raise InvalidInput(f"job '{name}': {exc}") from None
+        cluster = cluster or spec.Cluster
+        if cluster is not None:
+            self._target(cluster)  # refuse at once a cluster that cannot take work
         run_id = run_id or new_record_id("jr")
         limit = spec.ExecutionProperty.MaxConcurrentRuns
         with self.store.write() as conn:
@@ -272,9 +326,15 @@ class JobService:
                     log_path=str(self.logs_dir / f"{run_id}.log"),
                     pid=None,
                     host=socket.gethostname(),
+                    cluster=cluster,
                 )
             )
         return run_id
+
+    def _target(self, cluster: str) -> RunTarget:
+        if self.clusters is None:
+            raise InvalidInput(f"cluster '{cluster}' cannot be used here: no clusters are known")
+        return self.clusters(cluster)
 
     def launch(self, run_id: str) -> int:
         """Start the supervisor of a run in the background; returns its pid."""
@@ -416,6 +476,7 @@ class JobService:
                         log_path=str(self.logs_dir / f"{retry_id}.log"),
                         pid=os.getpid(),
                         host=socket.gethostname(),
+                        cluster=run.cluster,
                     )
                 )
             run = self.get_run(retry_id, recover=False)
@@ -437,18 +498,21 @@ class JobService:
             )
         return done.rowcount == 1
 
-    def _command(self, spec: JobSpec, run: JobRun) -> list[str]:
+    def _command(self, spec: JobSpec, run: JobRun, master: str | None = None) -> list[str]:
+        """The run's command: Python for pythonshell and for runs over Spark Connect
+        (``master`` ``sc://…``), else spark-submit against ``master`` (default: the job's or
+        the workspace's)."""
         script = str(self.script_path(spec))
         args = {"--JOB_NAME": spec.Name, "--JOB_RUN_ID": run.id, **run.arguments}
         tail = [item for key, value in args.items() for item in (key, value)]
-        if spec.Command.Name == "pythonshell":
+        if spec.Command.Name == "pythonshell" or (master or "").startswith("sc://"):
             return [sys.executable, script, *tail]
         import pyspark
 
         from sparkglue.spark.session import session_conf
 
         submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
-        master = spec.SparkMaster or self.settings.spark_master
+        master = master or spec.SparkMaster or self.settings.spark_master
         # What must be in place before the driver's JVM starts (the script's session sets
         # the rest): the JDBC drivers and other jars on its class path, and the quiet log.
         conf = session_conf(self.settings)
@@ -475,9 +539,23 @@ class JobService:
                 "PYSPARK_DRIVER_PYTHON": sys.executable,
             }
         )
+        # A process that once made a Spark Connect session keeps these: a run decides alone.
+        env.pop("SPARK_CONNECT_MODE_ENABLED", None)
+        env.pop("SPARK_REMOTE", None)
         if spec.SparkMaster:
             env["SPARKGLUE_SPARK_MASTER"] = spec.SparkMaster
-        conf = {**self.settings.spark_conf, **worker_conf(spec)}
+        master: str | None = None
+        placement: dict[str, Any] = {}
+        if run.cluster is not None and spec.Command.Name == "glueetl":
+            try:
+                master, placement, target_env = self._placement(spec, run.cluster)
+            except SparkGlueError as exc:
+                return self._finish(run.id, "FAILED", str(exc))
+            env.update(target_env)
+            env["SPARKGLUE_SPARK_MASTER"] = master
+        # Executor sizes are the cluster's business over Spark Connect.
+        sizes = {} if (master or "").startswith("sc://") else worker_conf(spec)
+        conf = {**self.settings.spark_conf, **sizes}
         env["SPARKGLUE_SPARK_APP_NAME"] = spec.Name
         if conf:
             env["SPARKGLUE_SPARK_CONF"] = json.dumps(conf)
@@ -485,7 +563,7 @@ class JobService:
             return self._finish(run.id, "STOPPED", "stopped before it started")
         with log.open("ab") as out:
             child = subprocess.Popen(
-                self._command(spec, run),
+                self._command(spec, run, master),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -513,15 +591,31 @@ class JobService:
         if self.get_run(run.id, recover=False).state == "STOPPING":
             return self._finish(run.id, "STOPPED", "stopped by request")
         if code != 0:
-            return self._finish(run.id, "FAILED", _last_error(log))
+            return self._finish(run.id, "FAILED", failure_line(log))
         outcome: dict[str, Any] = {}
         if result.exists():
             outcome = json.loads(result.read_text(encoding="utf-8"))
-        metrics = dict(outcome.get("metrics", {}))
+        metrics = {**dict(outcome.get("metrics", {})), **placement}
         option = run.arguments.get("--job-bookmark-option", "job-bookmark-disable")
         if option == "job-bookmark-enable" and outcome.get("bookmark"):
             self._commit_bookmark(spec.Name, run.id, outcome["bookmark"])
         return self._finish(run.id, "SUCCEEDED", None, metrics)
+
+    def _placement(self, spec: JobSpec, cluster: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """(master, metrics naming the cluster and how the run reached it, driver environment)
+        for a run on ``cluster``: over its Spark Connect server when it has one and the script
+        uses only sparkglue's API (no JVM started), else with spark-submit to its master."""
+        target = self._target(cluster)
+        script = self.script_path(spec).read_text(encoding="utf-8", errors="replace")
+        if target.connect and uses_own_api(script):
+            return target.connect, {"cluster": cluster, "submitted_via": "spark-connect"}, {}
+        if target.master is None:
+            raise InvalidInput(
+                f"cluster '{cluster}' is a Spark Connect server only and the script of job "
+                f"'{spec.Name}' needs a driver JVM (it uses awsglue, a SparkContext or RDDs); "
+                "attach the cluster's spark:// master as well, or use sparkglue's JobContext"
+            )
+        return target.master, {"cluster": cluster, "submitted_via": "spark-submit"}, target.env
 
     def _kill(self, child: subprocess.Popen[bytes]) -> None:
         _kill_group(child.pid, signal.SIGTERM)
@@ -656,4 +750,5 @@ def _run(row: Any) -> JobRun:
         error_message=row.error_message,
         metrics=dict(row.metrics or {}),
         log_path=row.log_path,
+        cluster=row.cluster,
     )

@@ -1,8 +1,9 @@
 """Job specs with Glue's field names (``Command``, ``DefaultArguments``, ``MaxRetries``, …).
 
 A spec file for ``sparkglue job create --spec FILE`` is the body of Glue's CreateJob (``Role``,
-``GlueVersion``, ``Connections`` and ``Tags`` are accepted and ignored). ``SparkMaster`` is
-sparkglue's own: the master this job runs against instead of the workspace's.
+``GlueVersion``, ``Connections`` and ``Tags`` are accepted and ignored). ``SparkMaster`` and
+``Cluster`` are sparkglue's own: the master, or the cluster (``sparkglue cluster``), this job runs
+against instead of the workspace's.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class JobSpec(_Spec):
     WorkerType: str | None = None
     NumberOfWorkers: int | None = Field(default=None, ge=1)
     SparkMaster: str | None = None
+    Cluster: str | None = None
     Generated: GeneratedSpec | None = None
     GlueVersion: str | None = None
     Role: str | None = None

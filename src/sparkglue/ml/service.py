@@ -44,6 +44,7 @@ from sparkglue.ml.predictor import (
     read_model_json,
 )
 from sparkglue.ml.specs import TrainOptions, plan_features
+from sparkglue.spark import is_connect
 from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
 from sparkglue.store import schema as s
 
@@ -294,7 +295,8 @@ class MLService:
         from sparkglue.ml.training import evaluate, fit_pipeline, labelled, quote, split_rows
 
         spark = self._spark()
-        spark.sparkContext.setJobDescription(f"sparkglue ml train {name}")
+        if not is_connect(spark):  # a Connect client has no SparkContext to label jobs in
+            spark.sparkContext.setJobDescription(f"sparkglue ml train {name}")
         source = spark.table(f"{quote(table.database)}.{quote(table.name)}")
         fitted = fit_pipeline(source, plan, options, log)
         for column, why in plan.left_out:
@@ -673,7 +675,8 @@ class MLService:
         from sparkglue.ml.training import quote
 
         spark = self._spark()
-        spark.sparkContext.setJobDescription(f"sparkglue ml predict {model.ref}")
+        if not is_connect(spark):
+            spark.sparkContext.setJobDescription(f"sparkglue ml predict {model.ref}")
         pipeline = PipelineModel.load(str(Path(model.location) / PIPELINE_DIR))
         source = spark.table(f"{quote(source_table.database)}.{quote(source_table.name)}")
         clash = [

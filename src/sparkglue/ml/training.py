@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from sparkglue.errors import InvalidInput
 from sparkglue.ml.specs import FeaturePlan, PlannedFeature, TrainOptions
+from sparkglue.spark import is_connect
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel, Transformer
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["Fitted", "evaluate", "fit_pipeline", "labelled", "quote", "split_rows"]
 
@@ -262,10 +263,14 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     # The training rows, materialised once in as many partitions as they deserve.
     clock = time.perf_counter()
     prepared = features_model.transform(indexed_label).select(FEATURES, LABEL)
-    cores = max(1, spark.sparkContext.defaultParallelism)
-    partitions = max(1, min(cores, math.ceil(rows / _ROWS_PER_PARTITION)))
-    if prepared.rdd.getNumPartitions() != partitions:
+    wanted = max(1, math.ceil(rows / _ROWS_PER_PARTITION))
+    if is_connect(spark):  # no RDDs to ask: always repartition, as the server has cores
+        partitions = 1 if wanted == 1 else min(_server_cores(spark), wanted)
         prepared = prepared.repartition(partitions)
+    else:
+        partitions = min(max(1, spark.sparkContext.defaultParallelism), wanted)
+        if prepared.rdd.getNumPartitions() != partitions:
+            prepared = prepared.repartition(partitions)
     prepared = prepared.localCheckpoint(eager=True)
     train_rows = prepared.count()
     if train_rows == 0:
@@ -295,13 +300,12 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         }
         for i, f in enumerate(kept)
     ]
-    java_tree = tree._java_obj
     params = {
-        "max_depth": int(java_tree.getMaxDepth()),
-        "max_bins": int(java_tree.getMaxBins()),
-        "impurity": str(java_tree.getImpurity()),
-        "min_instances_per_node": int(java_tree.getMinInstancesPerNode()),
-        "min_info_gain": float(java_tree.getMinInfoGain()),
+        "max_depth": int(tree.getOrDefault(tree.maxDepth)),
+        "max_bins": int(tree.getOrDefault(tree.maxBins)),
+        "impurity": str(tree.getOrDefault(tree.impurity)),
+        "min_instances_per_node": int(tree.getOrDefault(tree.minInstancesPerNode)),
+        "min_info_gain": float(tree.getOrDefault(tree.minInfoGain)),
         "seed": options.seed,
         "test_fraction": options.test_fraction,
         "impute": options.impute,
@@ -322,6 +326,22 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     )
 
 
+def _server_cores(spark: SparkSession) -> int:
+    """The partitions Spark splits a range into by default (its cores, on a local master),
+    found with a tiny job, as a Spark Connect client cannot ask the server's SparkContext."""
+    from pyspark.sql import functions as F
+
+    row = spark.range(0, 1 << 16).agg(F.max(F.spark_partition_id()).alias("p")).first()
+    return 1 if row is None or row["p"] is None else int(row["p"]) + 1
+
+
+def _can_checkpoint(spark: SparkSession) -> bool:
+    """Whether Spark has a checkpoint folder (for a Spark Connect server: in its settings)."""
+    if is_connect(spark):
+        return bool(spark.conf.get("spark.checkpoint.dir", None))
+    return spark.sparkContext.getCheckpointDir() is not None
+
+
 def _fit_tree(
     prepared: DataFrame,
     task: str,
@@ -336,9 +356,7 @@ def _fit_tree(
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
     deepest = max([options.max_depth, *options.grid.get("max_depth", [])])
-    deep = deepest >= 10
-    if deep and prepared.sparkSession.sparkContext.getCheckpointDir() is None:
-        deep = False
+    deep = deepest >= 10 and _can_checkpoint(prepared.sparkSession)
     common: dict[str, Any] = {
         "featuresCol": FEATURES,
         "labelCol": LABEL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sparkglue.spark.java import MIN_JAVA, require_java
 from sparkglue.spark.registration import CatalogBinding, attach_catalog, spark_table_ddl
-from sparkglue.spark.session import build_session, check_prerequisites, session_conf
+from sparkglue.spark.session import build_session, check_prerequisites, is_connect, session_conf
 
 __all__ = [
     "MIN_JAVA",
@@ -12,6 +12,7 @@ __all__ = [
     "attach_catalog",
     "build_session",
     "check_prerequisites",
+    "is_connect",
     "require_java",
     "session_conf",
     "spark_table_ddl",

@@ -9,6 +9,13 @@ catalog, with the catalog's partitions and locations) and runs the query again.
 ``spark.sql("SELECT … FROM raw.penguins")`` works. A table registered once keeps the
 definition it had then; ``CatalogBinding.refresh`` forgets registered tables so the next query
 reads them from the catalog again.
+
+On Spark Connect the server's tables are shared by all its clients, so a table may already be
+there, registered by another client from an older definition or from another catalog.
+``spark.table`` therefore registers a catalog table afresh the first time a binding reads it;
+``spark.sql`` uses what the server has (``CatalogBinding.refresh`` or a ``spark.table`` first
+make it current). Connect also analyses ``spark.table`` lazily, so the binding asks for the
+schema at once to find a missing table where it can still register it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sparkglue.catalog import DataCatalog, Partition, Table
 from sparkglue.errors import EntityNotFound, SparkError
+from sparkglue.spark.session import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -223,6 +231,7 @@ class CatalogBinding:
         self.registered: set[tuple[str, str]] = set()
         self._created_databases: set[str] = set()
         self._raw_sql: Callable[..., DataFrame] = type(session).sql.__get__(session)
+        self.connect = is_connect(session)
 
     def missing_table(self, exc: Exception) -> tuple[str, str] | None:
         """The (database, table) a TABLE_OR_VIEW_NOT_FOUND error is about, if it is one."""
@@ -239,8 +248,9 @@ class CatalogBinding:
             return None
         return parts[0].lower(), parts[1].lower()
 
-    def register(self, database: str, name: str) -> bool:
-        """Register one catalog table; False when the catalog has no such table."""
+    def register(self, database: str, name: str, *, replace: bool = False) -> bool:
+        """Register one catalog table; False when the catalog has no such table. With
+        ``replace``, a Spark table of that name is dropped first."""
         try:
             table = self.catalog.get_table(database, name)
         except (EntityNotFound, ValueError):
@@ -250,10 +260,10 @@ class CatalogBinding:
         if any(s.endswith("USING sparkglue_files") for s in statements):
             _register_python_source(self.session)  # costs a Python worker: only when needed
         drop = f"DROP TABLE IF EXISTS {_ident(database)}.{_ident(name)}"
-        # Called when a query found no such table, so there is nothing to drop first; the
-        # database statement is only needed when the session lacks the database.
+        # Called when a query found no such table, so there is nothing to drop first unless
+        # asked; the database statement is only needed when the session lacks the database.
         if self.session.catalog.databaseExists(database):
-            statements = statements[1:]
+            statements = [drop, *statements[1:]] if replace else statements[1:]
         else:
             self._created_databases.add(database)
         try:
@@ -297,6 +307,34 @@ class CatalogBinding:
                     raise
                 tried.add(missing)
 
+    def claim(self, table_name: str) -> None:
+        """On Spark Connect, register the catalog table ``table_name`` (``db.table``) afresh
+        unless this binding registered it already; elsewhere, or for a name the catalog does
+        not have, nothing happens."""
+        if not self.connect:
+            return
+        parts = _parse_relation(table_name)
+        if len(parts) == 3 and parts[0].lower() == "spark_catalog":
+            parts = parts[1:]
+        if len(parts) != 2:
+            return
+        database, name = parts[0].lower(), parts[1].lower()
+        if (database, name) not in self.registered:
+            self.register(database, name, replace=True)
+
+    def forget(self, database: str, name: str) -> None:
+        """Make the next query read the catalog's current definition of a table that just
+        changed (columns, partitions): drop its Spark table if the binding registered it (on
+        Spark Connect, where another client may have, always); a table the user made in the
+        session is only refreshed."""
+        key = (database.lower(), name.lower())
+        relation = f"{_ident(database)}.{_ident(name)}"
+        if key in self.registered or self.connect:
+            self._raw_sql(f"DROP TABLE IF EXISTS {relation}")
+            self.registered.discard(key)
+        elif self.session.catalog.tableExists(f"{database}.{name}"):
+            self._raw_sql(f"REFRESH TABLE {relation}")
+
     def refresh(self) -> None:
         """Forget registered tables so the next query reads their definitions again."""
         for database, name in sorted(self.registered):
@@ -335,6 +373,12 @@ def _register_python_source(session: SparkSession) -> None:
     session._sparkglue_files = True  # type: ignore[attr-defined]
 
 
+def _analysed(df: DataFrame) -> DataFrame:
+    """``df`` once Spark has analysed it (Spark Connect defers that until its first use)."""
+    _ = df.schema
+    return df
+
+
 def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBinding:
     """Make ``catalog``'s tables queryable by name in ``session`` (``sql`` and ``table``).
 
@@ -357,7 +401,10 @@ def attach_catalog(session: SparkSession, catalog: DataCatalog) -> CatalogBindin
 
         def table(tableName: str) -> DataFrame:
             active: CatalogBinding = getattr(session, _ATTR)
-            return cast("DataFrame", active.run(lambda: raw_table(tableName)))
+            if not active.connect:
+                return cast("DataFrame", active.run(lambda: raw_table(tableName)))
+            active.claim(tableName)
+            return active.run(lambda: _analysed(raw_table(tableName)))
 
         sql.__doc__ = raw_sql.__doc__
         table.__doc__ = raw_table.__doc__

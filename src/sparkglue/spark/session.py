@@ -20,7 +20,7 @@ from sparkglue.spark.java import require_java
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["build_session", "check_prerequisites", "session_conf"]
+__all__ = ["build_session", "check_prerequisites", "is_connect", "session_conf"]
 
 
 # JDBC drivers as the OS packages install them (Debian/Ubuntu: libpostgresql-jdbc-java,
@@ -47,13 +47,13 @@ def session_conf(settings: Settings) -> dict[str, str]:
     conf: dict[str, str] = {
         "spark.app.name": settings.spark_app_name,
         "spark.sql.session.timeZone": "UTC",
-        "spark.ui.showConsoleProgress": "false",
     }
-    if not master.startswith("sc://"):
+    if not master.startswith("sc://"):  # a Connect server's JVM and UI are its own
         log_config = resources.files("sparkglue.spark").joinpath("log4j2.properties")
         conf.update(
             {
                 "spark.master": master,
+                "spark.ui.showConsoleProgress": "false",
                 "spark.sql.catalogImplementation": "in-memory",
                 "spark.sql.warehouse.dir": str(settings.workspace / "warehouse"),
                 "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{log_config}",
@@ -73,6 +73,13 @@ def session_conf(settings: Settings) -> dict[str, str]:
         else:
             conf[key] = value
     return conf
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect session: a client of a remote Spark, with no JVM
+    (``sparkContext``, RDDs, ``_jvm``) in this process."""
+    connect = sys.modules.get("pyspark.sql.connect.session")
+    return connect is not None and isinstance(spark, connect.SparkSession)
 
 
 def check_prerequisites(settings: Settings) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sparkglue.store.engine import MetadataStore, parse_stamp, stamp, utc_now
 from sparkglue.store.migrations import LATEST_VERSION
-from sparkglue.store.records import new_record_id, process_alive
+from sparkglue.store.records import failure_line, new_record_id, process_alive
 from sparkglue.store.schema import metadata
 
 __all__ = [
     "LATEST_VERSION",
     "MetadataStore",
+    "failure_line",
     "metadata",
     "new_record_id",
     "parse_stamp",

@@ -363,6 +363,53 @@ def _v7_replication(op: Operations) -> None:
     )
 
 
+def _v8_clusters(op: Operations) -> None:
+    op.create_table(
+        "clusters",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("state", sa.String(32), nullable=False),
+        sa.Column("state_reason_code", sa.String(32), nullable=True),
+        sa.Column("state_reason_message", sa.Text, nullable=True),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("master_url", sa.Text, nullable=True),
+        sa.Column("connect_url", sa.Text, nullable=True),
+        sa.Column("web_uis", sa.JSON, nullable=False),
+        sa.Column("processes", sa.JSON, nullable=False),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("log_dir", sa.Text, nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("ready_at", sa.String(32), nullable=True),
+        sa.Column("ended_at", sa.String(32), nullable=True),
+        sa.Column("last_activity_at", sa.String(32), nullable=True),
+    )
+    op.create_index("ix_clusters_name", "clusters", ["name"])
+    op.create_table(
+        "cluster_steps",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("cluster_id", sa.String(64), nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(256), nullable=False),
+        sa.Column("script", sa.Text, nullable=False),
+        sa.Column("args", sa.JSON, nullable=False),
+        sa.Column("action_on_failure", sa.String(32), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("cancel_option", sa.String(32), nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("started_at", sa.String(32), nullable=True),
+        sa.Column("finished_at", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("exit_code", sa.Integer, nullable=True),
+        sa.Column("log_path", sa.Text, nullable=True),
+        sa.Column("child_pid", sa.Integer, nullable=True),
+    )
+    op.create_index("ix_cluster_steps_cluster_id", "cluster_steps", ["cluster_id"])
+    with op.batch_alter_table("job_runs") as batch:
+        batch.add_column(sa.Column("cluster", sa.String(255), nullable=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -379,6 +426,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "scheduler: indexes for the daemon's lookups", _v6_scheduler_indexes),
     Migration(7, "replication: endpoints, tasks and their per-table statistics", _v7_replication),
+    Migration(
+        8, "clusters: EMR-style clusters and their steps; the cluster of a job run", _v8_clusters
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

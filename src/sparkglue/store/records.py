@@ -1,4 +1,5 @@
-"""What every run record shares: readable, sortable ids, and whether its process still lives."""
+"""What every run record shares: readable, sortable ids, whether its process still lives, and
+the line of its log that says why it failed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["new_record_id", "process_alive"]
+__all__ = ["failure_line", "new_record_id", "process_alive"]
 
 
 def new_record_id(prefix: str) -> str:
@@ -29,3 +30,18 @@ def process_alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[-1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def failure_line(log: Path) -> str:
+    """The line of a process's log that says why it failed: the last exception line, else the
+    last line."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "the process failed (no log)"
+    for line in reversed(lines):
+        text = line.strip()
+        ordinary = text.startswith(("at ", "File ", "WARN", "INFO"))
+        if ":" in text and not ordinary and ("Error" in text or "Exception" in text):
+            return text[:500]
+    return next((t.strip()[:500] for t in reversed(lines) if t.strip()), "the process failed")

@@ -175,6 +175,7 @@ job_runs = sa.Table(
     sa.Column("pid", sa.Integer, nullable=True),
     sa.Column("child_pid", sa.Integer, nullable=True),
     sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("cluster", sa.String(255), nullable=True),
 )
 
 job_bookmarks = sa.Table(
@@ -372,4 +373,49 @@ replication_table_stats = sa.Table(
     sa.Column("full_load_start", sa.String(32), nullable=True),
     sa.Column("full_load_end", sa.String(32), nullable=True),
     sa.Column("last_update_time", sa.String(32), nullable=True),
+)
+
+
+clusters = sa.Table(
+    "clusters",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("state_reason_code", sa.String(32), nullable=True),
+    sa.Column("state_reason_message", sa.Text, nullable=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("master_url", sa.Text, nullable=True),
+    sa.Column("connect_url", sa.Text, nullable=True),
+    sa.Column("web_uis", sa.JSON, nullable=False),
+    sa.Column("processes", sa.JSON, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("log_dir", sa.Text, nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("ready_at", sa.String(32), nullable=True),
+    sa.Column("ended_at", sa.String(32), nullable=True),
+    sa.Column("last_activity_at", sa.String(32), nullable=True),
+)
+
+cluster_steps = sa.Table(
+    "cluster_steps",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("cluster_id", sa.String(64), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("script", sa.Text, nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("action_on_failure", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("cancel_option", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=True),
+    sa.Column("finished_at", sa.String(32), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("log_path", sa.Text, nullable=True),
+    sa.Column("child_pid", sa.Integer, nullable=True),
 )

@@ -19,7 +19,9 @@ from sparkglue.store import LATEST_VERSION, MetadataStore
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from sparkglue.cluster import ClusterService
     from sparkglue.jobs import JobService
+    from sparkglue.jobs.service import RunTarget
     from sparkglue.ml import MLService
     from sparkglue.replication import ReplicationService
     from sparkglue.scheduler import SchedulerService
@@ -71,6 +73,7 @@ class Workspace:
         self._ml: MLService | None = None
         self._scheduler: SchedulerService | None = None
         self._replication: ReplicationService | None = None
+        self._clusters: ClusterService | None = None
 
     @classmethod
     def init(
@@ -158,8 +161,47 @@ class Workspace:
         if self._jobs is None:
             from sparkglue.jobs import JobService
 
-            self._jobs = JobService(self.store, self.catalog, self.settings)
+            self._jobs = JobService(
+                self.store, self.catalog, self.settings, clusters=self.run_target
+            )
         return self._jobs
+
+    @property
+    def clusters(self) -> ClusterService:
+        """EMR-style clusters: launched locally or attached, and their steps."""
+        if self._clusters is None:
+            from sparkglue.cluster import ClusterService
+
+            self._clusters = ClusterService(self.store, self.settings)
+        return self._clusters
+
+    def run_target(self, cluster: str) -> RunTarget:
+        """Where a job run on ``cluster`` goes (the cluster must be WAITING or RUNNING)."""
+        from sparkglue.jobs.service import RunTarget
+
+        target = self.clusters.target(cluster)
+        return RunTarget(
+            master=target.master_url, connect=target.connect_url, env=target.submit_env()
+        )
+
+    def on_cluster(self, cluster: str) -> Workspace:
+        """This workspace with Spark pointed at a cluster: its Spark Connect server when it
+        has one (no JVM starts here), else its master with the cluster's Spark configuration.
+        For training and prediction with ``--cluster``."""
+        import dataclasses
+        import os
+
+        target = self.clusters.target(cluster)
+        master = target.connect_url or target.master_url
+        assert master is not None
+        if not master.startswith("sc://"):
+            os.environ.update(target.submit_env())  # read when the driver's JVM starts
+        settings = dataclasses.replace(
+            self.settings,
+            spark_master=master,
+            sources={**self.settings.sources, "spark_master": f"cluster {cluster}"},
+        )
+        return Workspace(settings=settings, console=self.console)
 
     @property
     def ml(self) -> MLService:
@@ -287,6 +329,7 @@ class Workspace:
             self._ml = None
             self._scheduler = None
             self._replication = None
+            self._clusters = None
 
     def __enter__(self) -> Workspace:
         return self
