@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,17 +146,30 @@ def connect_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     the whole test run: (its workspace, its record). Clients share this machine's files, so
     lake paths work on both sides; its Python workers run in this interpreter's environment."""
     from sparkglue.cluster import ClusterSpec
-    from tests.cluster.support import clean_env, finish, launch
+    from tests.cluster.support import all_pids, clean_env, finish, gone, launch, processes_in
 
     with clean_env():
         ws = Workspace.init(tmp_path_factory.mktemp("connect") / "ws")
         spec = ClusterSpec(Name="tests", Workers=1, WorkerCores=2, WorkerMemory="2g", Connect=True)
         cluster = launch(ws, spec)
+        left: list[int] = []
         try:
             yield ws, cluster
+            # terminate leaves nothing behind: master, worker, Connect server, warm runner
+            pids = all_pids(ws, cluster.id)
+            assert {"runner", "connect"} <= set(ws.clusters.get(cluster.id).processes)
+            assert ws.clusters.terminate(cluster.id, timeout=120).state == "TERMINATED"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                left = [p for p in pids if not gone(p)]
+                left += processes_in(ws.clusters.cluster_dir(cluster.id))
+                if not left:
+                    break
+                time.sleep(0.2)
         finally:
             finish(ws, cluster.id)
             ws.close()
+        assert left == [], f"processes left after terminate: {left}"
 
 
 @pytest.fixture(scope="session")

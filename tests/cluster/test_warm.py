@@ -99,6 +99,7 @@ def test_an_own_api_job_runs_over_spark_connect_with_no_jvm_of_its_own(
     assert run.cluster == cluster.name
     assert run.metrics["cluster"] == cluster.name
     assert run.metrics["submitted_via"] == "spark-connect"
+    assert run.metrics["warm_python"] is True  # forked from the cluster's preloaded runner
     seen = json.loads(out.read_text())
     assert seen == {
         "total": 499500,
@@ -111,6 +112,70 @@ def test_an_own_api_job_runs_over_spark_connect_with_no_jvm_of_its_own(
     app = http_json(f"{ui}/api/v1/applications")[0]["id"]
     jobs = http_json(f"{ui}/api/v1/applications/{app}/jobs") or []
     assert any(j.get("status") == "SUCCEEDED" for j in jobs)
+
+
+def test_without_its_warm_runner_a_run_starts_a_new_python_and_still_succeeds(
+    warm: tuple[Workspace, Cluster], tmp_path: Path
+) -> None:
+    ws, cluster = warm
+    _job(ws, "cold_python_job", OWN_API)
+    sock = ws.clusters.runner_socket(cluster.id)
+    assert sock is not None and sock.exists()
+    hidden = sock.with_name("runner.sock.hidden")
+    sock.rename(hidden)  # the runner keeps listening, but no run can find it
+    try:
+        out = tmp_path / "out.json"
+        run_id = ws.jobs.start_run("cold_python_job", {"--out": str(out)}, cluster=cluster.name)
+        ws.jobs.launch(run_id)
+        run = ws.jobs.wait(run_id)
+    finally:
+        hidden.rename(sock)
+    log = Path(run.log_path or "").read_text()
+    assert run.state == "SUCCEEDED", log
+    assert run.metrics["warm_python"] is False
+    assert "starting a new Python instead" in log
+    assert json.loads(out.read_text())["total"] == 499500
+
+
+SLOW_OWN_API = """
+import sys, time
+from pathlib import Path
+from sparkglue.jobs.runtime import JobContext
+
+job = JobContext.from_argv(sys.argv)
+Path(job.args["started"]).write_text("yes")
+time.sleep(300)
+"""
+
+
+def test_stopping_a_warm_run_stops_its_forked_process(
+    warm: tuple[Workspace, Cluster], tmp_path: Path
+) -> None:
+    from tests.cluster.support import wait_for
+
+    from sparkglue.store import process_alive
+
+    ws, cluster = warm
+    _job(ws, "slow_warm_job", SLOW_OWN_API)
+    started = tmp_path / "started"
+    run_id = ws.jobs.start_run("slow_warm_job", {"--started": str(started)}, cluster=cluster.name)
+    ws.jobs.launch(run_id)
+    wait_for(started.exists, "the warm run to start", 120)
+    import sqlalchemy as sa
+
+    from sparkglue.store import schema as s
+
+    with ws.jobs.store.read() as conn:
+        child = conn.execute(
+            sa.select(s.job_runs.c.child_pid).where(s.job_runs.c.id == run_id)
+        ).scalar_one()
+    assert child is not None and process_alive(child)
+    runner = ws.clusters.get(cluster.id).processes["runner"]
+    assert int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]) == runner
+    ws.jobs.stop_run(run_id)
+    run = ws.jobs.wait(run_id)
+    assert run.state == "STOPPED"
+    wait_for(lambda: not process_alive(child), "the forked run to end", 30)
 
 
 def test_a_script_that_needs_a_spark_context_is_submitted_to_the_cluster_master(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
 
-from sparkglue.catalog import spec_error_message
 from sparkglue.config import Settings
 from sparkglue.console import Console, JsonConsole, TerminalConsole
 from sparkglue.errors import InvalidInput
-from sparkglue.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sparkglue.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=BaseModel)
@@ -31,6 +32,8 @@ class CliState:
         return Settings.resolve(self.workspace, overrides=self.overrides)
 
     def open(self, console: Console) -> Workspace:
+        from sparkglue.workspace import Workspace  # every service: only when a command needs it
+
         return Workspace(settings=self.settings(), console=console)
 
 
@@ -69,4 +72,6 @@ def build(model: type[M], what: str, **values: Any) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
+        from sparkglue.catalog import spec_error_message
+
         raise InvalidInput(spec_error_message(what, exc)) from None

@@ -218,7 +218,7 @@ def run_job(
         if not wait:
             return
         with console.status(f"Running {name}"):
-            run = ws.jobs.wait(run_id)
+            run = ws.jobs.wait(run_id, poll=0.2)
         _print_run(console, run)
     if run.state != "SUCCEEDED":
         raise SystemExit(1)

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
+from typing import Any
 
 import click
 
 from sparkglue import __version__
-from sparkglue.cli.catalog import catalog
-from sparkglue.cli.cluster import cluster
 from sparkglue.cli.common import CliState, console_for, output_option, parse_pairs, pass_state
-from sparkglue.cli.crawler import classifier, crawler
-from sparkglue.cli.jobs import job
-from sparkglue.cli.ml import ml
-from sparkglue.cli.replication import replication
-from sparkglue.cli.scheduler import scheduler, trigger, workflow
 from sparkglue.console import TerminalConsole
 from sparkglue.errors import SparkGlueError
-from sparkglue.workspace import Workspace, run_demo
 
 INTERNAL_ERROR_EXIT = 70
 
+# Each command group is imported only when it is used: `sparkglue job run` should not pay for
+# the replication, crawler and ML modules at start-up (``sparkglue --help`` imports them all).
+_GROUPS = {
+    "catalog": "sparkglue.cli.catalog:catalog",
+    "classifier": "sparkglue.cli.crawler:classifier",
+    "crawler": "sparkglue.cli.crawler:crawler",
+    "job": "sparkglue.cli.jobs:job",
+    "ml": "sparkglue.cli.ml:ml",
+    "trigger": "sparkglue.cli.scheduler:trigger",
+    "workflow": "sparkglue.cli.scheduler:workflow",
+    "scheduler": "sparkglue.cli.scheduler:scheduler",
+    "replication": "sparkglue.cli.replication:replication",
+    "cluster": "sparkglue.cli.cluster:cluster",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subgroups (``_GROUPS``) are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_GROUPS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _GROUPS and cmd_name not in self.commands:
+            module, _, attr = _GROUPS[cmd_name].partition(":")
+            command: Any = getattr(importlib.import_module(module), attr)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--workspace",
     "-w",
@@ -68,6 +91,8 @@ def init(state: CliState, directory: str | None) -> None:
     if directory is not None:
         state.workspace = directory
     settings = state.settings()
+    from sparkglue.workspace import Workspace
+
     existed = settings.settings_file.exists()
     console = TerminalConsole()
     ws = Workspace.init(settings=settings, console=console)
@@ -96,19 +121,9 @@ def config(state: CliState, output: str) -> None:
 @pass_state
 def demo(state: CliState) -> None:
     """Run the end-to-end demo pipeline on the bundled penguins data."""
+    from sparkglue.workspace import run_demo
+
     run_demo(state.settings(), TerminalConsole())
-
-
-cli.add_command(catalog)
-cli.add_command(classifier)
-cli.add_command(crawler)
-cli.add_command(job)
-cli.add_command(ml)
-cli.add_command(trigger)
-cli.add_command(workflow)
-cli.add_command(scheduler)
-cli.add_command(replication)
-cli.add_command(cluster)
 
 
 def main(argv: list[str] | None = None) -> None:

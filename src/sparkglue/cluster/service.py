@@ -20,8 +20,6 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from sparkglue.cluster.specs import (
 )
 from sparkglue.config import Settings
 from sparkglue.errors import AlreadyExists, CatalogError, EntityNotFound, InvalidInput
-from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
+from sparkglue.store import MetadataStore, new_record_id, process_alive, spawn_worker, utc_now
 from sparkglue.store import schema as s
 
 __all__ = ["Cluster", "ClusterNotReady", "ClusterService", "ClusterTarget", "Step"]
@@ -68,6 +66,7 @@ STEP_TRANSITIONS: dict[str, tuple[str, ...]] = {
 CLEAN_REASONS = ("USER_REQUEST", "ALL_STEPS_COMPLETED")
 CANCEL_OPTIONS = ("SEND_INTERRUPT", "TERMINATE_PROCESS")
 _MASTER_SCHEMES = ("spark://", "yarn", "k8s://", "sc://")
+RUNNER_ADDRESS = "runner.addr"  # in a cluster's folder: where its warm runner listens
 
 
 class ClusterNotReady(CatalogError):
@@ -145,6 +144,8 @@ class ClusterTarget:
         connect_url: the Spark Connect server (``sc://``), when the cluster has one.
         conf_dir: the cluster's Spark configuration folder (``SPARK_CONF_DIR`` for
             ``spark-submit``), for a local cluster.
+        runner: the socket of the cluster's warm Python for runs over Spark Connect (a local
+            cluster started with ``--connect``), else None.
     """
 
     name: str
@@ -152,6 +153,7 @@ class ClusterTarget:
     master_url: str | None
     connect_url: str | None
     conf_dir: Path | None
+    runner: Path | None = None
 
     def submit_env(self) -> dict[str, str]:
         """Environment for a ``spark-submit`` (or a JVM driver) against this cluster."""
@@ -257,13 +259,24 @@ class ClusterService:
             )
         self.touch(cluster.id)
         conf_dir = self.cluster_dir(cluster.id) / "conf" if cluster.kind == "local" else None
+        runner = self.runner_socket(cluster.id) if "runner" in cluster.processes else None
         return ClusterTarget(
             name=cluster.name,
             cluster_id=cluster.id,
             master_url=cluster.master_url,
             connect_url=cluster.connect_url,
             conf_dir=conf_dir,
+            runner=runner,
         )
+
+    def runner_socket(self, cluster_id: str) -> Path | None:
+        """The socket of a cluster's warm runner (written down in its folder by the cluster's
+        supervisor), None when it has none."""
+        try:
+            text = (self.cluster_dir(cluster_id) / RUNNER_ADDRESS).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return Path(text.strip()) if text.strip() else None
 
     # ---- creating ---------------------------------------------------------------------------
 
@@ -388,20 +401,9 @@ class ClusterService:
     def _launch_supervisor(self, cluster_id: str) -> int:
         log = self.logs_dir(cluster_id) / "supervisor.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sparkglue.cli.cluster_worker",
-                    str(self.settings.workspace),
-                    cluster_id,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = spawn_worker(
+            "sparkglue.cli.cluster_worker", str(self.settings.workspace), cluster_id, log=log
+        )
         with self.store.write() as conn:
             conn.execute(
                 s.clusters.update()

@@ -16,10 +16,12 @@ the recorded master and exits when none are left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -41,7 +43,13 @@ from sparkglue.cluster.launcher import (
     stop_processes,
     worker_command,
 )
-from sparkglue.cluster.service import CLEAN_REASONS, Cluster, ClusterService, Step
+from sparkglue.cluster.service import (
+    CLEAN_REASONS,
+    RUNNER_ADDRESS,
+    Cluster,
+    ClusterService,
+    Step,
+)
 from sparkglue.cluster.specs import ClusterSpec, render_configurations
 from sparkglue.store import failure_line, parse_stamp, utc_now
 
@@ -53,6 +61,7 @@ WORKERS_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 180.0
 BOOTSTRAP_TIMEOUT = 3600.0
 CONNECT_APP_NAME = "Spark Connect server"
+_SOCKET_PATH_MAX = 100  # bytes; a Unix socket path holds 107
 _QUIET_LOG4J = {
     "rootLogger.level": "info",
     "rootLogger.appenderRef.stdout.ref": "console",
@@ -101,6 +110,7 @@ class ClusterSupervisor:
         self.processes: dict[str, int] = {}
         self.ports: dict[str, int] = {}
         self._connect_jobs: int | None = None
+        self._socket: Path | None = None
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -258,6 +268,14 @@ class ClusterSupervisor:
             web_uis["connect"] = f"http://{_reachable(host)}:{self.ports['connect_ui']}"
             self.service.update(self.cluster_id, web_uis=web_uis)
             self._warm_up(connect_url)
+            self._start_runner()
+            self._wait(
+                self._runner_socket().exists,
+                CONNECT_TIMEOUT,
+                "warm runner",
+                self.logs / "runner.log",
+            )
+            (self.home / RUNNER_ADDRESS).write_text(str(self._runner_socket()), encoding="utf-8")
         now = utc_now()
         self.service.transition(
             self.cluster_id,
@@ -410,6 +428,29 @@ class ClusterSupervisor:
         )
         self._record_processes()
 
+    def _runner_socket(self) -> Path:
+        """Where the warm runner listens: in the cluster's folder, or in a private temporary
+        folder when that path is too long for a Unix socket (107 bytes)."""
+        if self._socket is None:
+            path = self.home / "runner.sock"
+            if len(os.fsencode(str(path))) > _SOCKET_PATH_MAX:
+                path = Path(tempfile.mkdtemp(prefix="sparkglue-runner-")) / "runner.sock"
+            self._socket = path
+        return self._socket
+
+    def _start_runner(self) -> None:
+        """The warm Python that job runs over Spark Connect are forked from (jobs.warm)."""
+        socket_path = self._runner_socket()
+        skip = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+        env = {k: v for k, v in os.environ.items() if k not in skip}
+        self.processes["runner"] = start_process(
+            [sys.executable, "-m", "sparkglue.cli.warm_runner", str(socket_path)],
+            self.logs / "runner.log",
+            env,
+            self.home,
+        )
+        self._record_processes()
+
     def _warm_up(self, connect_url: str) -> None:
         """Run first queries, so that the first job finds executors started and code loaded."""
         self.service.update(self.cluster_id, state_reason_message="Warming up Spark Connect")
@@ -474,6 +515,9 @@ class ClusterSupervisor:
             elif role == "connect":
                 self.log(f"the Spark Connect server (pid {pid}) exited; starting it again")
                 self._start_connect()
+            elif role == "runner":
+                self.log(f"the warm runner (pid {pid}) exited; starting it again")
+                self._start_runner()
         return None
 
     def _idle(self, cluster: Cluster) -> str | None:
@@ -649,9 +693,17 @@ class ClusterSupervisor:
                 step.id, "CANCELLED", error_message="The cluster terminated"
             )
         workers = sorted(r for r in self.processes if r.startswith("worker-"))
-        order = ["connect", "history", *workers, "master"]
+        order = ["runner", "connect", "history", *workers, "master"]
         pids = [self.processes[r] for r in order if r in self.processes]
         left = stop_processes(pids)
+        if self._socket is not None:  # a runner killed outright leaves its socket
+            with contextlib.suppress(OSError):
+                (self.home / RUNNER_ADDRESS).unlink()
+            with contextlib.suppress(OSError):
+                self._socket.unlink()
+            if self._socket.parent != self.home:
+                with contextlib.suppress(OSError):
+                    self._socket.parent.rmdir()
         if left:
             message = f"{message}; processes {', '.join(map(str, left))} could not be stopped"
             self.log(message)

@@ -46,11 +46,13 @@ from sparkglue.jobs.specs import (
     resolve_arguments,
     worker_conf,
 )
+from sparkglue.jobs.warm import WarmChild
 from sparkglue.store import (
     MetadataStore,
     failure_line,
     new_record_id,
     process_alive,
+    spawn_worker,
     utc_now,
 )
 from sparkglue.store import schema as s
@@ -72,11 +74,14 @@ class ConcurrentRunsExceeded(CatalogError):
 @dataclass(frozen=True)
 class RunTarget:
     """Where a run on a cluster goes: the master ``spark-submit`` uses, the cluster's Spark
-    Connect server (if any), and the environment a driver needs (its ``SPARK_CONF_DIR``)."""
+    Connect server (if any), the environment a driver needs (its ``SPARK_CONF_DIR``), and the
+    socket of the cluster's warm Python that runs over Spark Connect are forked from (if any;
+    see sparkglue.jobs.warm)."""
 
     master: str | None
     connect: str | None
     env: dict[str, str]
+    runner: Path | None = None
 
 
 def uses_own_api(script: str) -> bool:
@@ -339,19 +344,7 @@ class JobService:
     def launch(self, run_id: str) -> int:
         """Start the supervisor of a run in the background; returns its pid."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sparkglue.cli.job_worker",
-                str(self.settings.workspace),
-                run_id,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = spawn_worker("sparkglue.cli.job_worker", str(self.settings.workspace), run_id)
         # Only an unclaimed run takes this pid: a supervisor that already claimed it keeps it,
         # and the one started here then finds the run taken and leaves.
         with self.store.write() as conn:
@@ -546,9 +539,10 @@ class JobService:
             env["SPARKGLUE_SPARK_MASTER"] = spec.SparkMaster
         master: str | None = None
         placement: dict[str, Any] = {}
+        runner: Path | None = None
         if run.cluster is not None and spec.Command.Name == "glueetl":
             try:
-                master, placement, target_env = self._placement(spec, run.cluster)
+                master, placement, target_env, runner = self._placement(spec, run.cluster)
             except SparkGlueError as exc:
                 return self._finish(run.id, "FAILED", str(exc))
             env.update(target_env)
@@ -561,17 +555,31 @@ class JobService:
             env["SPARKGLUE_SPARK_CONF"] = json.dumps(conf)
         if self.get_run(run.id, recover=False).state == "STOPPING":
             return self._finish(run.id, "STOPPED", "stopped before it started")
-        with log.open("ab") as out:
-            child = subprocess.Popen(
-                self._command(spec, run, master),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=str(self.settings.workspace),
-                start_new_session=True,
+        command = self._command(spec, run, master)
+        child: subprocess.Popen[bytes] | WarmChild | None = None
+        if runner is not None:
+            child = self._warm_child(runner, command, env, log)
+            placement["warm_python"] = child is not None
+        if child is None:
+            with log.open("ab") as out:
+                child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=str(self.settings.workspace),
+                    start_new_session=True,
+                )
+        with self.store.write() as conn:  # a stop asked for meanwhile stays STOPPING
+            conn.execute(
+                s.job_runs.update().where(s.job_runs.c.id == run.id).values(child_pid=child.pid)
             )
-        self._update(run.id, state="RUNNING", child_pid=child.pid)
+            conn.execute(
+                s.job_runs.update()
+                .where(s.job_runs.c.id == run.id, s.job_runs.c.state != "STOPPING")
+                .values(state="RUNNING")
+            )
         deadline = time.monotonic() + run.timeout_minutes * 60
         while True:
             code = child.poll()
@@ -601,23 +609,40 @@ class JobService:
             self._commit_bookmark(spec.Name, run.id, outcome["bookmark"])
         return self._finish(run.id, "SUCCEEDED", None, metrics)
 
-    def _placement(self, spec: JobSpec, cluster: str) -> tuple[str, dict[str, Any], dict[str, str]]:
-        """(master, metrics naming the cluster and how the run reached it, driver environment)
-        for a run on ``cluster``: over its Spark Connect server when it has one and the script
-        uses only sparkglue's API (no JVM started), else with spark-submit to its master."""
+    def _placement(
+        self, spec: JobSpec, cluster: str
+    ) -> tuple[str, dict[str, Any], dict[str, str], Path | None]:
+        """(master, metrics naming the cluster and how the run reached it, driver environment,
+        warm runner) for a run on ``cluster``: over its Spark Connect server (forked from its
+        warm runner, if it has one) when it has one and the script uses only sparkglue's API
+        (no JVM started), else with spark-submit to its master."""
         target = self._target(cluster)
         script = self.script_path(spec).read_text(encoding="utf-8", errors="replace")
         if target.connect and uses_own_api(script):
-            return target.connect, {"cluster": cluster, "submitted_via": "spark-connect"}, {}
+            via = {"cluster": cluster, "submitted_via": "spark-connect"}
+            return target.connect, via, {}, target.runner
         if target.master is None:
             raise InvalidInput(
                 f"cluster '{cluster}' is a Spark Connect server only and the script of job "
                 f"'{spec.Name}' needs a driver JVM (it uses awsglue, a SparkContext or RDDs); "
                 "attach the cluster's spark:// master as well, or use sparkglue's JobContext"
             )
-        return target.master, {"cluster": cluster, "submitted_via": "spark-submit"}, target.env
+        via = {"cluster": cluster, "submitted_via": "spark-submit"}
+        return target.master, via, target.env, None
 
-    def _kill(self, child: subprocess.Popen[bytes]) -> None:
+    def _warm_child(
+        self, runner: Path, command: list[str], env: dict[str, str], log: Path
+    ) -> WarmChild | None:
+        """The run's script forked from the cluster's warm runner (``command`` is
+        ``[python, script, args…]``); None, with a note in the log, when the runner cannot."""
+        try:
+            return WarmChild.start(runner, command, env=env, cwd=self.settings.workspace, log=log)
+        except OSError as exc:
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"sparkglue: {exc}; starting a new Python instead\n")
+            return None
+
+    def _kill(self, child: subprocess.Popen[bytes] | WarmChild) -> None:
         _kill_group(child.pid, signal.SIGTERM)
         try:
             child.wait(_KILL_GRACE)

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from sparkglue.replication.specs import (
     endpoint_spec,
 )
 from sparkglue.replication.validate import TableValidation, validate_tables
-from sparkglue.store import MetadataStore, process_alive, utc_now
+from sparkglue.store import MetadataStore, process_alive, spawn_worker, utc_now
 from sparkglue.store import schema as s
 
 __all__ = ["ACTIVE_STATES", "ReplicationService", "TableStats", "TaskStatus"]
@@ -439,20 +438,9 @@ class ReplicationService:
             )
         if done.rowcount != 1:
             raise InvalidInput(f"replication task '{name}' changed state; look at it again")
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sparkglue.cli.replication_worker",
-                    str(self.settings.workspace),
-                    name,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = spawn_worker(
+            "sparkglue.cli.replication_worker", str(self.settings.workspace), name, log=log
+        )
         with self.store.write() as conn:
             conn.execute(
                 s.replication_tasks.update()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sparkglue.store.engine import MetadataStore, parse_stamp, stamp, utc_now
 from sparkglue.store.migrations import LATEST_VERSION
-from sparkglue.store.records import failure_line, new_record_id, process_alive
+from sparkglue.store.records import failure_line, new_record_id, process_alive, spawn_worker
 from sparkglue.store.schema import metadata
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "new_record_id",
     "parse_stamp",
     "process_alive",
+    "spawn_worker",
     "stamp",
     "utc_now",
 ]

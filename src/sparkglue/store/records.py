@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["failure_line", "new_record_id", "process_alive"]
+__all__ = ["failure_line", "new_record_id", "process_alive", "spawn_worker"]
 
 
 def new_record_id(prefix: str) -> str:
@@ -30,6 +32,20 @@ def process_alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[-1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def spawn_worker(module: str, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``python -m MODULE ARGS…`` (a run's, task's or cluster's supervisor) in a session
+    of its own, so that it outlives the command that started it; its output is appended to
+    ``log``, or discarded."""
+    with (log or Path(os.devnull)).open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def failure_line(log: Path) -> str:

@@ -181,7 +181,10 @@ class Workspace:
 
         target = self.clusters.target(cluster)
         return RunTarget(
-            master=target.master_url, connect=target.connect_url, env=target.submit_env()
+            master=target.master_url,
+            connect=target.connect_url,
+            env=target.submit_env(),
+            runner=target.runner,
         )
 
     def on_cluster(self, cluster: str) -> Workspace:
