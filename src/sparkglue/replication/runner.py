@@ -1,16 +1,19 @@
 """What a running task does: the full load in the slot's snapshot, then batches of whole
 transactions, each committed in the lake before the slot moves.
 
-The order of every CDC batch is: peek (the slot does not move) → write the batch's files in
-staging → commit the manifest (the batch becomes visible) → move the files into place → advance
-the slot. A crash before the manifest loses only staging files, which the next start deletes and
-writes again from the same slot position; a crash after it replays transactions the manifest
-already covers, and those are skipped by their end position. A transaction is never split: peek
-returns whole transactions, and a batch is all the transactions of one peek.
+Changes are streamed from the slot as the server decodes them (the replication protocol), so the
+server's decoding and this process's writing overlap. The order of every CDC batch is: read whole
+transactions from the stream (the slot does not move) → write the batch's files in staging →
+commit the manifest (the batch becomes visible) → move the files into place → confirm the
+batch's end position to the server (the slot moves). A crash before the manifest loses only
+staging files, which the next start deletes and writes again from the same slot position; a
+crash after it replays transactions the manifest already covers, and those are skipped by their
+end position. A transaction is never split across batches.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -27,7 +30,7 @@ import pyarrow as pa
 from sparkglue.errors import InvalidInput
 from sparkglue.replication.lake import Batch, FileEntry, StagedFile, TaskLake
 from sparkglue.replication.mappings import TableMappings, TablePlan
-from sparkglue.replication.source import PostgresSource, SourceError, parse_lsn
+from sparkglue.replication.source import ChangeStream, PostgresSource, SourceError, parse_lsn
 from sparkglue.replication.specs import TargetEndpointSpec
 from sparkglue.replication.types import arrow_type, needs_exact_numbers, to_arrow
 
@@ -340,24 +343,34 @@ class TaskRunner:
         slot = self.source.slot(self.slot)
         assert slot is not None
         if slot.confirmed < position:
-            # The server forgot an advance (it persists at checkpoints): catch the slot up.
+            # The server forgot a confirmation (it keeps them at checkpoints): catch the slot up.
             self.source.advance(self.slot, position)
-        interval = self.target.CdcMaxBatchInterval
         upto = max(1000, self.target.CdcMinFileSize * 1024 // 128)
-        last = time.monotonic()
-        while True:
-            while time.monotonic() - last < interval:
-                if self.hooks.stop_requested():
-                    return "STOPPED_BY_USER"
-                time.sleep(min(0.05, interval))
-            if self.hooks.stop_requested():
-                return "STOPPED_BY_USER"
-            last = time.monotonic()
-            position, full = self._capture_batch(position, upto)
-            if full:
-                last -= interval  # more is waiting: go on at once
+        tables = [(p.source.schema, p.source.name) for p in self.plans.values()]
+        self._leftover: list[memoryview] = []
+        with self.source.stream(self.slot, tables, confirmed=max(position, slot.confirmed)) as s:
+            # Collecting a batch makes many small lists that all live until it is written:
+            # the cyclic collector would walk them again and again for nothing.
+            gc.disable()
+            try:
+                behind = False
+                while True:
+                    position, behind = self._capture_batch(s, position, upto, behind)
+                    if self.hooks.stop_requested():
+                        return "STOPPED_BY_USER"
+            finally:
+                gc.enable()
 
-    def _capture_batch(self, position: int, upto: int) -> tuple[int, bool]:
+    def _capture_batch(
+        self, stream: ChangeStream, position: int, upto: int, behind: bool
+    ) -> tuple[int, bool]:
+        """Read whole transactions into one batch and commit it; returns the new position and
+        whether more was waiting when it closed.
+
+        The batch closes at the end of a transaction once ``CdcMaxBatchInterval`` has passed
+        and the stream is caught up (at once when caught up, if the last batch was ``behind``),
+        or once twice the interval has passed, or once it holds ``upto`` changes; and on a stop
+        request between transactions. A stop in the middle of a transaction drops the batch."""
         number = self.lake.next_number()
         tables: dict[tuple[str, str], _TableChanges] = {}
         for _key, plan in self.plans.items():
@@ -376,12 +389,32 @@ class TaskRunner:
         first_commit = last_commit = 0
         end = position
         commit_times: list[str] = []
-        skip = False
+        skip = in_txn = caught_up = False
         commit_lsn = seq = 0
         stamp = ""
         loads = orjson.loads
-        with self.source.changes(self.slot, list(tables), upto) as rows:
-            for data in rows:
+        interval = self.target.CdcMaxBatchInterval
+        wait = 0.0 if behind else interval
+        opened = time.monotonic()
+        chunk, self._leftover = self._leftover, []
+        done = False
+        while not done:
+            if not chunk:
+                age = time.monotonic() - opened
+                if not in_txn and (
+                    changes >= upto or (age >= wait and caught_up) or age >= 2 * interval
+                ):
+                    break
+                if self.hooks.stop_requested():
+                    if in_txn:
+                        raise StopRequested
+                    break
+                chunk = stream.read(timeout=min(0.05, max(0.001, wait - age)))
+                caught_up = not chunk
+                continue
+            # A full chunk means more is waiting: close at a transaction's end after 2 intervals.
+            closing = time.monotonic() - opened >= 2 * interval
+            for i, data in enumerate(chunk):
                 changes += 1
                 record = loads(data)
                 action = record["action"]
@@ -407,17 +440,22 @@ class TaskRunner:
                             self._flush(number, table, staged, first_stamp)
                         continue
                 if action == "B":
+                    in_txn = True
                     skip = parse_lsn(record["nextlsn"]) <= position
                     commit_lsn, seq = parse_lsn(record["lsn"]), 0
                     stamp = _timestamp_text(record["timestamp"])
                     continue
                 if action == "C":
+                    in_txn = False
                     if not skip:
                         txns += 1
                         first_commit = first_commit or commit_lsn
                         last_commit = commit_lsn
                         end = parse_lsn(record["nextlsn"])
                         commit_times.append(stamp)
+                    if closing or changes >= upto:
+                        self._leftover, done = chunk[i + 1 :], True
+                        break
                     continue
                 if skip or action == "M":
                     continue
@@ -430,12 +468,13 @@ class TaskRunner:
                         "as row changes; start the task again with --reload"
                     )
                 if table.exact:
-                    record = json.loads(data, parse_float=str)
+                    record = json.loads(bytes(data), parse_float=str)
                 if first_stamp is None:
                     first_stamp = stamp
                 seq = self._add_change(table, action, record, commit_lsn, seq, stamp)
                 if len(table.rows) >= _FLUSH_ROWS:
                     self._flush(number, table, staged, first_stamp)
+            chunk = []
         for table in tables.values():
             if table.rows:
                 assert first_stamp is not None
@@ -444,10 +483,10 @@ class TaskRunner:
             # Nothing of the selected tables (transactions of other tables only, or ones already
             # committed that the server sent again after forgetting an advance): move the slot
             # on, with no batch.
-            self.source.advance(self.slot, max(end, position))
+            stream.confirm(max(end, position))
             if end > position:
                 self.hooks.moved(end)
-            return max(end, position), changes >= upto
+            return max(end, position), not caught_up
         files = tuple(
             _entry(key, rel, f, tables[tuple(key.split(".", 1))])  # type: ignore[index]
             for key, (rel, f) in staged.items()
@@ -473,9 +512,9 @@ class TaskRunner:
             newest = datetime.strptime(commit_times[-1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
             lag = (datetime.now(UTC) - newest).total_seconds()
         self._commit(batch, lag)
-        self.source.advance(self.slot, end)
+        stream.confirm(end)
         _crashpoint("advanced")
-        return end, changes >= upto
+        return end, not caught_up
 
     def _add_change(
         self,

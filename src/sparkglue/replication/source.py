@@ -2,17 +2,20 @@
 snapshot-consistent full-load read and the change stream.
 
 Changes come from logical decoding with the wal2json output plugin (format version 2: one JSON
-object per change, with ``B``/``C`` records around each transaction) through
-``pg_logical_slot_peek_changes``. Peeking does not consume: the slot is advanced only after the
-changes are committed in the lake, so a crash at any point replays from the last commit.
+object per change, with ``B``/``C`` records around each transaction), streamed over PostgreSQL's
+replication protocol (``START_REPLICATION … LOGICAL``) as the server decodes them, so decoding on
+the server and writing here overlap. The slot moves only when the stream confirms a position,
+which the runner does after the changes are committed in the lake: a crash at any point replays
+from the last confirmed commit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import queue
-import threading
+import select
+import struct
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from sparkglue.replication.specs import SourceEndpointSpec
 from sparkglue.replication.types import arrow_type, bytea
 
 __all__ = [
+    "ChangeStream",
     "PostgresSource",
     "SourceError",
     "first_line",
@@ -36,6 +40,12 @@ __all__ = [
 ]
 
 PLUGIN = "wal2json"
+SLOT_WAIT = 10.0  # seconds to wait for a slot whose last holder is going away
+_SESSION_OPTIONS = (
+    "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3 -c bytea_output=hex"
+)
+_COPY_BOTH = 8  # libpq's PGRES_COPY_BOTH: the server is streaming
+_EPOCH_2000_US = 946_684_800_000_000  # PostgreSQL's clock starts at 2000-01-01 UTC
 
 
 class SourceError(InvalidInput):
@@ -108,22 +118,19 @@ class PostgresSource:
     def connect(self, *, autocommit: bool = True, replication: bool = False) -> Any:
         import psycopg
 
-        conninfo = self.spec.conninfo() + (" replication='database'" if replication else "")
+        # Replication connections stream wal2json text; the others get the session settings the
+        # reads rely on with the start-up packet (no round trip).
+        extra = " replication='database'" if replication else f" options='{_SESSION_OPTIONS}'"
         try:
-            conn = psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=10)
+            conn = psycopg.connect(
+                self.spec.conninfo() + extra, autocommit=autocommit, connect_timeout=10
+            )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise SourceError(
                 f"endpoint {self.spec.EndpointIdentifier}: cannot connect to {self.spec.Url}: "
                 f"{first}; check the server, the URL and the password reference"
             ) from None
-        if not replication:
-            conn.execute("SET TimeZone TO 'UTC'")
-            conn.execute("SET DateStyle TO 'ISO, YMD'")
-            conn.execute("SET extra_float_digits TO 3")
-            conn.execute("SET bytea_output TO 'hex'")
-            if not autocommit:
-                conn.commit()
         return conn
 
     def test(self) -> list[str]:
@@ -233,11 +240,21 @@ class PostgresSource:
                 "WHERE slot_name = %s AND active_pid IS NOT NULL",
                 (name,),
             )
-            row = conn.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                "WHERE slot_name = %s",
-                (name,),
-            ).fetchone()
+            deadline = time.monotonic() + SLOT_WAIT
+            while True:  # the terminated holder lets go of the slot a moment later
+                try:
+                    row = conn.execute(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                        "WHERE slot_name = %s",
+                        (name,),
+                    ).fetchone()
+                    break
+                except Exception as exc:
+                    if "is active for PID" not in str(exc) or time.monotonic() > deadline:
+                        raise SourceError(
+                            f"cannot drop replication slot {name}: {first_line(exc)}"
+                        ) from None
+                    time.sleep(0.1)
         return row is not None
 
     def create_slot(self, name: str) -> int:
@@ -323,63 +340,41 @@ class PostgresSource:
                 yield batch
 
     @contextmanager
-    def changes(
-        self, slot: str, tables: list[tuple[str, str]], upto_nchanges: int, fetch: int = 20000
-    ) -> Iterator[Iterator[str]]:
-        """Peek at the slot's pending changes (whole transactions; at least ``upto_nchanges``
-        unless fewer are pending), streamed through a server-side cursor so that a huge
-        transaction never sits in memory."""
-        conn = self.connect(autocommit=False)
-        try:
-            cur = conn.cursor(name="sparkglue_changes")
-            cur.itersize = fetch
-            cur.execute(
-                "SELECT data FROM pg_logical_slot_peek_changes(%s, NULL, %s, "
-                "'format-version', '2', 'include-timestamp', '1', 'include-lsn', '1', "
-                "'add-tables', %s)",
-                (slot, upto_nchanges, _table_filter(tables) or "-.-"),
-            )
-
-            # A thread fetches the next chunk while the caller decodes this one (the driver lets
-            # go of the GIL while it waits on the server); two chunks in flight at most.
-            chunks: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
-            done = threading.Event()
-
-            def fetch_all() -> None:
-                try:
-                    while not done.is_set():
-                        chunk = cur.fetchmany(fetch)
-                        if not chunk:
-                            break
-                        chunks.put(chunk)
-                    chunks.put(None)
-                except BaseException as exc:
-                    chunks.put(exc)
-
-            fetcher = threading.Thread(target=fetch_all, name="sparkglue-changes", daemon=True)
-            fetcher.start()
-
-            def rows() -> Iterator[str]:
-                while True:
-                    chunk = chunks.get()
-                    if chunk is None:
-                        return
-                    if isinstance(chunk, BaseException):
-                        raise chunk
-                    for (data,) in chunk:
-                        yield data
-
-            try:
-                yield rows()
-            finally:
-                done.set()
-                while fetcher.is_alive():  # let a blocked put go through, then the thread ends
-                    with contextlib.suppress(queue.Empty):
-                        chunks.get(timeout=0.05)
-                fetcher.join()
-        finally:
-            conn.rollback()
+    def stream(
+        self, slot: str, tables: list[tuple[str, str]], *, confirmed: int
+    ) -> Iterator[ChangeStream]:
+        """Stream the slot's changes of ``tables`` from its confirmed position (see
+        ``ChangeStream``); ``confirmed`` is that position as the caller knows it, what the
+        stream tells the server until it confirms more. A slot still held by a stream that is
+        going away (a process killed a moment ago) is waited for, up to ``SLOT_WAIT`` s."""
+        options = (
+            "\"format-version\" '2', \"include-timestamp\" '1', \"include-lsn\" '1', "
+            "\"include-types\" '0', "
+            f'"add-tables" {_literal(_table_filter(tables) or "-.-")}'
+        )
+        command = f"START_REPLICATION SLOT {quote_ident(slot)} LOGICAL 0/0 ({options})"
+        deadline = time.monotonic() + SLOT_WAIT
+        while True:
+            conn = self.connect(replication=True)
+            pgconn = conn.pgconn
+            pgconn.send_query(command.encode())
+            result = pgconn.get_result()
+            if result is not None and result.status == _COPY_BOTH:
+                break
+            message = (result.error_message if result is not None else b"").decode(errors="replace")
             conn.close()
+            if "is active for PID" in message and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise SourceError(
+                f"cannot stream replication slot {slot}: "
+                f"{message.strip().splitlines()[0] if message.strip() else 'no answer'}"
+            )
+        changes = ChangeStream(conn, confirmed)
+        try:
+            yield changes
+        finally:
+            changes.close()
 
     def advance(self, slot: str, lsn: int) -> None:
         """Move the slot's confirmed position to ``lsn`` (never backwards)."""
@@ -390,6 +385,90 @@ class PostgresSource:
                 "AND confirmed_flush_lsn < %s::pg_lsn",
                 (format_lsn(lsn), slot, format_lsn(lsn)),
             )
+
+
+class ChangeStream:
+    """One slot's changes as the server decodes them, over the replication protocol.
+
+    ``read`` returns the change records (wal2json JSON, one per change) that have arrived,
+    waiting a little for the first; ``confirm`` tells the server that everything up to a
+    position is safely kept, which is what moves the slot. The server's keepalives are answered
+    with the last confirmed position, so a stream that is read from never times out.
+    """
+
+    def __init__(self, conn: Any, confirmed: int) -> None:
+        self._conn = conn
+        self._pg = conn.pgconn
+        self._socket = self._pg.socket
+        self.confirmed = confirmed
+        self._last_status = time.monotonic()
+
+    def read(self, timeout: float, limit: int = 20000) -> list[memoryview]:
+        """The records that have arrived (at most ``limit``; views of the received messages,
+        which orjson reads as they are), waiting up to ``timeout`` seconds for the first; an
+        empty list means the stream is caught up."""
+        pg = self._pg
+        out: list[memoryview] = []
+        append = out.append
+        deadline = 0.0
+        while len(out) < limit:
+            size, data = pg.get_copy_data(1)
+            if size > 0:
+                kind = data[0]
+                if kind == 0x77:  # 'w' XLogData: start, end, send time, then the record
+                    append(data[25:])
+                elif kind == 0x6B and data[17]:  # 'k' keepalive that asks for an answer
+                    self._status()
+                continue
+            if size < 0:
+                result = pg.get_result()
+                message = result.error_message.decode(errors="replace") if result else ""
+                raise SourceError(
+                    "the change stream ended: "
+                    f"{message.strip().splitlines()[0] if message.strip() else 'server closed it'}"
+                )
+            if out:
+                break
+            # Nothing buffered: wait for the socket (keepalives do not count), then read.
+            now = time.monotonic()
+            deadline = deadline or now + timeout
+            if now >= deadline:
+                break
+            select.select([self._socket], [], [], deadline - now)
+            pg.consume_input()
+        if time.monotonic() - self._last_status > 10:
+            self._status()
+        return out
+
+    def confirm(self, lsn: int) -> None:
+        """Everything before ``lsn`` is kept: the slot may move there (never backwards)."""
+        if lsn > self.confirmed:
+            self.confirmed = lsn
+            self._status()
+
+    def _status(self) -> None:
+        now = int(time.time() * 1_000_000) - _EPOCH_2000_US
+        lsn = self.confirmed
+        self._pg.put_copy_data(struct.pack("!cQQQQB", b"r", lsn, lsn, lsn, now, 0))
+        self._pg.flush()
+        self._last_status = time.monotonic()
+
+    def close(self) -> None:
+        """Tell the last confirmed position and end the stream."""
+        try:
+            # A broken stream cannot be told anything: closing it is all that is left.
+            with contextlib.suppress(Exception):
+                if self.confirmed:
+                    self._status()
+                self._pg.put_copy_end()
+                self._pg.flush()
+        finally:
+            self._conn.close()
+
+
+def _literal(text: str) -> str:
+    """A string literal of the replication command language."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _binary_columns(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> pa.RecordBatch:

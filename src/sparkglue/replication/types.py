@@ -88,6 +88,13 @@ def to_arrow(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
         return pa.array([_float(v) for v in values], type=typ)
     if pa.types.is_binary(typ):
         return pa.array([None if v is None else bytea(str(v)) for v in values], type=typ)
+    if pa.types.is_decimal(typ):
+        # Numbers as JSON gave them: a bounded numeric has at most 15 digits (wider ones come
+        # as text), which a double holds exactly enough to round back to the column's scale.
+        try:
+            return pa.array(values).cast(typ)
+        except (pa.ArrowException, OverflowError):
+            pass  # text among them (NaN, or an exact-mode row): through text, as any type
     texts = pa.array(
         [v if v is None or v.__class__ is str else _text(v) for v in values], type=pa.string()
     )

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from sparkglue.replication.mappings import TablePlan
 from sparkglue.replication.source import PostgresSource
@@ -85,6 +84,8 @@ def validate_tables(
                 if batches
                 else plan.output_schema().empty_table()
             )
+            import pyarrow.dataset as ds  # with pandas: not for a task's start
+
             actual = ds.dataset(folder, format="parquet").to_table()
             out.append(compare_rows(key, name, expected, actual, list(plan.primary_key)))
     return out
