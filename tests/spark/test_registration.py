@@ -253,3 +253,84 @@ def _part(values: list[str], location: str) -> Any:
     return Partition(
         values=values, location=location, database="raw", table="p", created_at="t", updated_at="t"
     )
+
+
+def _parquet_table(ws: Workspace, name: str, days: dict[str | None, list[int]]) -> Any:
+    """A Parquet table partitioned by a string ``day`` (a null day included), in ``day=…``
+    folders as Spark writes them, with a stray folder the catalog does not list."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if "raw" not in {d.name for d in ws.catalog.list_databases()}:
+        ws.catalog.create_database(DatabaseInput(name="raw"))
+    root = ws.settings.lake_root / "raw" / name
+    parts = []
+    for day, ids in days.items():
+        # Named as Spark writes them: "%" escaped, a null value as Hive's default partition.
+        text = "__HIVE_DEFAULT_PARTITION__" if day is None else day.replace("%", "%25")
+        folder = root / f"day={text}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({"id": ids}), folder / "part-0.parquet")
+        parts.append(PartitionInput(values=[day], location=str(folder)))
+    stray = root / "day=stray"
+    stray.mkdir()
+    pq.write_table(pa.table({"id": [999]}), stray / "part-0.parquet")
+    table = TableInput(
+        name=name,
+        columns=[Column(name="id", type="bigint")],
+        partition_keys=[Column(name="day", type="string")],
+        location=str(root),
+        parameters={"classification": "parquet"},
+    )
+    ws.catalog.create_table("raw", table, parts)
+    return ws.catalog.get_table("raw", name), ws.catalog.get_partitions("raw", name)
+
+
+def test_a_table_read_straight_from_its_files_equals_the_registered_table(
+    spark_workspace: Workspace,
+) -> None:
+    from sparkglue.spark.registration import direct_frame
+
+    table, parts = _parquet_table(
+        spark_workspace, "d", {"2024-01-01": [1, 2], "a b%c": [3], None: [4]}
+    )
+    session: Any = spark_workspace.spark()
+    direct = direct_frame(session, table, parts)
+    assert direct is not None
+    registered = session.table("raw.d")
+    assert direct.schema.simpleString() == registered.schema.simpleString()
+    rows = sorted((r.id, r.day) for r in direct.collect())
+    assert rows == sorted((r.id, r.day) for r in registered.collect())
+    assert rows == [(1, "2024-01-01"), (2, "2024-01-01"), (3, "a b%c"), (4, None)]  # no stray
+
+
+def test_layouts_spark_cannot_find_alone_are_read_through_the_registered_table(
+    spark_workspace: Workspace,
+) -> None:
+    from sparkglue.jobs.runtime import JobContext
+    from sparkglue.spark.registration import direct_frame
+
+    table, parts = _parquet_table(spark_workspace, "e", {"1": [1], "2": [2]})
+    session: Any = spark_workspace.spark()
+    # A partition kept outside the table's folder.
+    elsewhere = spark_workspace.settings.lake_root / "elsewhere" / "day=3"
+    elsewhere.mkdir(parents=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": [3]}), elsewhere / "part-0.parquet")
+    spark_workspace.catalog.create_partitions(
+        "raw", "e", [PartitionInput(values=["3"], location=str(elsewhere))]
+    )
+    parts = spark_workspace.catalog.get_partitions("raw", "e")
+    assert direct_frame(session, table, parts) is None
+    # A partition without a location, an S3 table, a format only sparkglue reads: no.
+    assert direct_frame(session, table, [*parts[:1], _part(["9"], "")]) is None
+    s3 = table.model_copy(update={"location": "s3://bucket/e"})
+    assert direct_frame(session, s3, []) is None
+    grok = table.model_copy(update={"serde_library": "com.amazonaws.glue.serde.GrokSerDe"})
+    assert direct_frame(session, grok, parts) is None
+    # The job's read falls back to the registered table and reads every partition.
+    job = JobContext({"JOB_NAME": "t"}, settings=spark_workspace.settings, spark=session)
+    got = sorted((r.id, r.day) for r in job.read_table("raw", "e").collect())
+    assert got == [(1, "1"), (2, "2"), (3, "3")]

@@ -340,12 +340,25 @@ class JobContext:
         elif use_bookmark:
             df = self._read_new_files(database, table, transformation_ctx)
         else:
-            df = self.spark.table(f"`{database}`.`{table}`")
+            df = self._read_files(found)
         if self._task_metrics:
             return df  # Spark's own task metrics count the records read
         observation = Observation(f"read_{transformation_ctx or table}")
         self._observations.append(("records_read", observation))
         return df.observe(observation, F.count(F.lit(1)).alias("rows"))
+
+    def _read_files(self, table: Table) -> DataFrame:
+        """The whole table: read straight from its files when Spark can find its partitions
+        alone, else through the Spark table it is registered as."""
+        from sparkglue.spark.registration import direct_frame
+
+        partitions = (
+            self.catalog.get_partitions(table.database, table.name) if table.partition_keys else []
+        )
+        df = direct_frame(self.spark, table, partitions)
+        if df is None:
+            df = self.spark.table(f"`{table.database}`.`{table.name}`")
+        return df
 
     def _read_new_files(self, database: str, name: str, ctx: str) -> DataFrame:
         from pyspark.sql import functions as F

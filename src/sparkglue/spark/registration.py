@@ -31,7 +31,7 @@ from sparkglue.spark.session import is_connect
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["CatalogBinding", "attach_catalog", "spark_table_ddl"]
+__all__ = ["CatalogBinding", "attach_catalog", "direct_frame", "spark_table_ddl"]
 
 T = TypeVar("T")
 _ATTR = "_sparkglue_binding"
@@ -111,6 +111,75 @@ def reader_for(table: Table) -> str:
             f"cannot read as a table; supported: {', '.join(sorted(_SPARK_FORMATS))}"
         )
     return fmt
+
+
+def _local_path(location: str) -> str | None:
+    """The folder of a local location (a path or a ``file:`` URL); None for other schemes."""
+    if "://" not in location and not location.startswith("file:"):
+        return location
+    if location.startswith("file:"):
+        return re.sub(r"^file:(//)?", "", location) or None
+    return None
+
+
+def _standard_layout(table: Table, partitions: list[Partition], base: str) -> bool:
+    """Whether every partition is the folder ``base/key=value/…`` of its values, as Spark's
+    partition discovery reads them back."""
+    from pathlib import PurePosixPath
+    from urllib.parse import unquote
+
+    keys = [k.name for k in table.partition_keys]
+    root = PurePosixPath(base)
+    for part in partitions:
+        folder = _local_path(part.location or "")
+        if folder is None:
+            return False
+        try:
+            parts = PurePosixPath(folder).relative_to(root).parts
+        except ValueError:
+            return False
+        if len(parts) != len(keys):
+            return False
+        for key, piece, value in zip(keys, parts, part.values, strict=True):
+            name, eq, text = piece.partition("=")
+            if not eq or name != key:
+                return False
+            found = unquote(text)
+            if found != ("__HIVE_DEFAULT_PARTITION__" if value is None else value):
+                return False
+    return True
+
+
+def direct_frame(
+    session: SparkSession, table: Table, partitions: list[Partition]
+) -> DataFrame | None:
+    """A DataFrame of a catalog table read straight from its files, with the catalog's schema,
+    when Spark can do that alone: a built-in format at a local location, and partitions (only
+    the catalog's) in ``key=value`` folders under it. None otherwise (register the table).
+
+    It reads what the registered table would, without registering it: no DDL, and no failed
+    lookup first, which on a fresh session costs more than the read itself.
+    """
+    if table.location is None:
+        return None
+    try:
+        fmt = reader_for(table)
+    except SparkError:
+        return None
+    base = _local_path(table.location)
+    if fmt.startswith("sparkglue_files:") or base is None:
+        return None
+    if table.partition_keys and not _standard_layout(table, partitions, base):
+        return None
+    columns = [*table.columns, *table.partition_keys]
+    schema = ", ".join(f"{_ident(c.name)} {c.type}" for c in columns)
+    reader = session.read.format(fmt).options(**_options(table, fmt)).schema(schema)
+    if not table.partition_keys:
+        return reader.load(base)
+    if not partitions:
+        return session.createDataFrame([], schema)
+    paths = [_local_path(p.location or "") or "" for p in partitions]
+    return reader.option("basePath", base).load(paths)
 
 
 def _files_of(location: str) -> list[str]:
