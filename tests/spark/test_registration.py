@@ -302,6 +302,13 @@ def test_a_table_read_straight_from_its_files_equals_the_registered_table(
     rows = sorted((r.id, r.day) for r in direct.collect())
     assert rows == sorted((r.id, r.day) for r in registered.collect())
     assert rows == [(1, "2024-01-01"), (2, "2024-01-01"), (3, "a b%c"), (4, None)]  # no stray
+    # A partition whose folder is gone reads as empty, as in the registered table.
+    import shutil
+
+    shutil.rmtree(spark_workspace.settings.lake_root / "raw" / "d" / "day=2024-01-01")
+    direct = direct_frame(session, table, parts)
+    assert direct is not None
+    assert sorted(r.id for r in direct.collect()) == [3, 4]
 
 
 def test_layouts_spark_cannot_find_alone_are_read_through_the_registered_table(

@@ -397,6 +397,9 @@ class ChangeStream:
     """
 
     def __init__(self, conn: Any, confirmed: int) -> None:
+        import psycopg
+
+        self._broken = psycopg.OperationalError
         self._conn = conn
         self._pg = conn.pgconn
         self._socket = self._pg.socket
@@ -406,7 +409,17 @@ class ChangeStream:
     def read(self, timeout: float, limit: int = 20000) -> list[memoryview]:
         """The records that have arrived (at most ``limit``; views of the received messages,
         which orjson reads as they are), waiting up to ``timeout`` seconds for the first; an
-        empty list means the stream is caught up."""
+        empty list means the stream is caught up.
+
+        Raises:
+            SourceError: the stream ended or the connection broke.
+        """
+        try:
+            return self._read(timeout, limit)
+        except self._broken as exc:
+            raise SourceError(f"the change stream ended: {first_line(exc)}") from None
+
+    def _read(self, timeout: float, limit: int) -> list[memoryview]:
         pg = self._pg
         out: list[memoryview] = []
         append = out.append
@@ -441,10 +454,18 @@ class ChangeStream:
         return out
 
     def confirm(self, lsn: int) -> None:
-        """Everything before ``lsn`` is kept: the slot may move there (never backwards)."""
+        """Everything before ``lsn`` is kept: the slot may move there (never backwards).
+
+        Raises:
+            SourceError: the connection broke (the slot stays where it was; the batch is kept
+                and its transactions are skipped when they come again).
+        """
         if lsn > self.confirmed:
             self.confirmed = lsn
-            self._status()
+            try:
+                self._status()
+            except self._broken as exc:
+                raise SourceError(f"the change stream ended: {first_line(exc)}") from None
 
     def _status(self) -> None:
         now = int(time.time() * 1_000_000) - _EPOCH_2000_US

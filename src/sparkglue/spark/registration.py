@@ -171,14 +171,19 @@ def direct_frame(
         return None
     if table.partition_keys and not _standard_layout(table, partitions, base):
         return None
+    from pathlib import Path
+
     columns = [*table.columns, *table.partition_keys]
     schema = ", ".join(f"{_ident(c.name)} {c.type}" for c in columns)
     reader = session.read.format(fmt).options(**_options(table, fmt)).schema(schema)
     if not table.partition_keys:
-        return reader.load(base)
-    if not partitions:
-        return session.createDataFrame([], schema)
+        return reader.load(base) if Path(base).is_dir() else None
+    # A partition whose folder is gone reads as empty, as in the registered table (a path
+    # given to the reader must exist).
     paths = [_local_path(p.location or "") or "" for p in partitions]
+    paths = [p for p in paths if Path(p).is_dir()]
+    if not paths:
+        return session.createDataFrame([], schema)
     return reader.option("basePath", base).load(paths)
 
 
