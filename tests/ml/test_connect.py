@@ -18,8 +18,11 @@ from tests.ml.conftest import DEMO_FEATURES, add_table, penguin_rows
 
 pytestmark = pytest.mark.spark
 
+# A client that hangs (seen twice in many runs, with no server activity) prints every thread's
+# stack and exits before the test's own timeout, so the failure shows where it waited.
 _TRAIN_AND_PREDICT = """
-import json, sys
+import faulthandler, json, sys
+faulthandler.dump_traceback_later(240, exit=True)
 from sparkglue.ml import TrainOptions
 from sparkglue.spark import is_connect
 from sparkglue.workspace import Workspace
