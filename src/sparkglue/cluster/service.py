@@ -40,7 +40,14 @@ from sparkglue.cluster.specs import (
 )
 from sparkglue.config import Settings
 from sparkglue.errors import AlreadyExists, CatalogError, EntityNotFound, InvalidInput
-from sparkglue.store import MetadataStore, new_record_id, process_alive, spawn_worker, utc_now
+from sparkglue.store import (
+    MetadataStore,
+    new_record_id,
+    orphaned,
+    process_alive,
+    spawn_worker,
+    utc_now,
+)
 from sparkglue.store import schema as s
 
 __all__ = ["Cluster", "ClusterNotReady", "ClusterService", "ClusterTarget", "Step"]
@@ -596,20 +603,9 @@ class ClusterService:
         """End the clusters of this host whose supervisor is gone: stop what is left of
         their processes and mark them TERMINATED_WITH_ERRORS (TERMINATED when a termination
         was already under way). Returns how many were ended."""
-        host = socket.gethostname()
-        with self.store.read() as conn:
-            rows = conn.execute(
-                sa.select(s.clusters).where(
-                    s.clusters.c.state.in_(ACTIVE_CLUSTER_STATES),
-                    s.clusters.c.host == host,
-                    s.clusters.c.pid.is_not(None),
-                )
-            ).all()
         ended = 0
-        for row in rows:
+        for row in orphaned(self.store, s.clusters, s.clusters.c.state, ACTIVE_CLUSTER_STATES):
             cluster = _cluster(row)
-            if process_alive(cluster.pid or 0):
-                continue
             if cluster.kind == "attached":
                 self._interrupt_steps(cluster.id, "the step runner ended while it ran")
                 self.update(cluster.id, pid=None)

@@ -51,7 +51,7 @@ from sparkglue.store import (
     MetadataStore,
     failure_line,
     new_record_id,
-    process_alive,
+    orphaned,
     spawn_worker,
     utc_now,
 )
@@ -417,16 +417,7 @@ class JobService:
 
     def recover(self) -> int:
         """End as ERROR the runs of this host whose supervisor is gone, killing their script."""
-        host = socket.gethostname()
-        with self.store.read() as conn:
-            rows = conn.execute(
-                sa.select(s.job_runs).where(
-                    s.job_runs.c.state.in_(ACTIVE_STATES),
-                    s.job_runs.c.host == host,
-                    s.job_runs.c.pid.is_not(None),
-                )
-            ).all()
-        dead = [r for r in rows if not process_alive(r.pid)]
+        dead = orphaned(self.store, s.job_runs, s.job_runs.c.state, ACTIVE_STATES)
         for r in dead:
             if r.child_pid:
                 _kill_group(r.child_pid, signal.SIGKILL)

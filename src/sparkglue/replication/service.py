@@ -42,7 +42,7 @@ from sparkglue.replication.specs import (
     endpoint_spec,
 )
 from sparkglue.replication.validate import TableValidation, validate_tables
-from sparkglue.store import MetadataStore, process_alive, spawn_worker, utc_now
+from sparkglue.store import MetadataStore, orphaned, spawn_worker, utc_now
 from sparkglue.store import schema as s
 
 __all__ = ["ACTIVE_STATES", "ReplicationService", "TableStats", "TaskStatus"]
@@ -483,16 +483,9 @@ class ReplicationService:
 
     def recover(self) -> int:
         """Mark Failed the tasks of this host whose process is gone."""
-        host = socket.gethostname()
-        with self.store.read() as conn:
-            rows = conn.execute(
-                sa.select(s.replication_tasks).where(
-                    s.replication_tasks.c.status.in_(ACTIVE_STATES),
-                    s.replication_tasks.c.host == host,
-                    s.replication_tasks.c.pid.is_not(None),
-                )
-            ).all()
-        dead = [r for r in rows if not process_alive(r.pid)]
+        dead = orphaned(
+            self.store, s.replication_tasks, s.replication_tasks.c.status, ACTIVE_STATES
+        )
         for r in dead:
             with self.store.write() as conn:
                 conn.execute(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sparkglue.store.engine import MetadataStore, parse_stamp, stamp, utc_now
 from sparkglue.store.migrations import LATEST_VERSION
-from sparkglue.store.records import failure_line, new_record_id, process_alive, spawn_worker
+from sparkglue.store.records import (
+    failure_line,
+    new_record_id,
+    orphaned,
+    process_alive,
+    spawn_worker,
+)
 from sparkglue.store.schema import metadata
 
 __all__ = [
@@ -13,6 +19,7 @@ __all__ = [
     "failure_line",
     "metadata",
     "new_record_id",
+    "orphaned",
     "parse_stamp",
     "process_alive",
     "spawn_worker",

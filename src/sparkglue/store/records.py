@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["failure_line", "new_record_id", "process_alive", "spawn_worker"]
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from sparkglue.store.engine import MetadataStore
+
+__all__ = ["failure_line", "new_record_id", "orphaned", "process_alive", "spawn_worker"]
 
 
 def new_record_id(prefix: str) -> str:
@@ -32,6 +40,22 @@ def process_alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[-1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def orphaned(
+    store: MetadataStore, table: sa.Table, state: sa.Column[Any], states: Iterable[str]
+) -> list[sa.Row[Any]]:
+    """The records of ``table`` on this host, in one of ``states``, whose process (``pid``) is
+    gone: runs, tasks or clusters whose supervisor died without a final state."""
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(table).where(
+                state.in_(list(states)),
+                table.c.host == socket.gethostname(),
+                table.c.pid.is_not(None),
+            )
+        ).all()
+    return [r for r in rows if not process_alive(r.pid)]
 
 
 def spawn_worker(module: str, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
