@@ -19,6 +19,10 @@ from sparkglue.workspace import Workspace
 POSTGRES_ENV = "SPARKGLUE_TEST_POSTGRES_URL"
 MYSQL_ENV = "SPARKGLUE_TEST_MYSQL_URL"
 REQUIRE_ENV = "SPARKGLUE_TEST_REQUIRE_SERVICES"
+# Drivers start as they would on a fresh machine, and no test leaves an archive being made in
+# the background; tests/spark/test_archive.py turns it on where it is what is tested.
+ARCHIVE_ENV = "SPARKGLUE_CLASS_ARCHIVE"
+os.environ[ARCHIVE_ENV] = "off"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +41,12 @@ def _service_missing(what: str) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's SPARKGLUE_* settings or writes into the checkout."""
     for key in list(os.environ):
-        if key.startswith("SPARKGLUE_") and key not in (POSTGRES_ENV, MYSQL_ENV, REQUIRE_ENV):
+        if key.startswith("SPARKGLUE_") and key not in (
+            POSTGRES_ENV,
+            MYSQL_ENV,
+            REQUIRE_ENV,
+            ARCHIVE_ENV,
+        ):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 

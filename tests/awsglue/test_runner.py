@@ -171,6 +171,7 @@ def test_glue_unit_test_pattern_works(tmp_path: Path) -> None:
     (project / "test_user_job.py").write_text(textwrap.dedent(USER_TEST))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARKGLUE_", "PYSPARK_"))}
     env["PYTHONPATH"] = str(project)
+    env["SPARKGLUE_CLASS_ARCHIVE"] = "off"  # no archive made in the background
     env["SPARKGLUE_WORKSPACE"] = str(tmp_path / "no-workspace-needed")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user_job.py"],

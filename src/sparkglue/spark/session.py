@@ -6,6 +6,7 @@ workspace, quiet logs); everything in ``Settings.spark_conf`` goes on top.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sparkglue.config import Settings
 from sparkglue.errors import SparkError
+from sparkglue.spark import archive
 from sparkglue.spark.java import require_java
 
 if TYPE_CHECKING:
@@ -50,13 +52,14 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
     if not master.startswith("sc://"):  # a Connect server's JVM and UI are its own
         log_config = resources.files("sparkglue.spark").joinpath("log4j2.properties")
+        java_options = [*archive.java_options(), f"-Dlog4j.configurationFile=file:{log_config}"]
         conf.update(
             {
                 "spark.master": master,
                 "spark.ui.showConsoleProgress": "false",
                 "spark.sql.catalogImplementation": "in-memory",
                 "spark.sql.warehouse.dir": str(settings.workspace / "warehouse"),
-                "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{log_config}",
+                "spark.driver.extraJavaOptions": " ".join(java_options),
             }
         )
     if master.startswith("local"):
@@ -128,7 +131,24 @@ def build_session(settings: Settings) -> SparkSession:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SparkError(f"Spark did not start with master '{master}': {first}") from exc
     _quiet_python_loggers()
+    if not master.startswith("sc://"):
+        _archive_classes_at_exit()
     return session
+
+
+def _archive_classes_at_exit() -> None:
+    """The first driver without an archive of Spark's classes has one made once it has
+    exited, so that later drivers start faster (``sparkglue.spark.archive``)."""
+    global _ARCHIVE_HOOKED
+    if _ARCHIVE_HOOKED or not archive.enabled():
+        return
+    path = archive.archive_path()
+    if path is not None and not path.is_file():
+        atexit.register(archive.build_later)
+        _ARCHIVE_HOOKED = True
+
+
+_ARCHIVE_HOOKED = False
 
 
 def _quiet_python_loggers() -> None:
