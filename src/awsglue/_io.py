@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,7 +131,7 @@ def read_files(
                 reader = reader.option(key, str(options[key]))
         return reader.load(list(files)), [], None
     if fmt == "avro":
-        return avro_records(spark, files), [], None
+        return avro_records(spark, files, base_paths), [], None
     raise ValueError(f"format '{fmt}' cannot be read")
 
 
@@ -271,19 +272,51 @@ def _json_path_steps(json_path: str) -> list[str]:
     return rebuilt
 
 
-def avro_records(spark: SparkSession, files: Sequence[str]) -> DataFrame:
-    """Avro files read with fastavro (Spark ships no Avro reader), as JSON records."""
+def avro_records(
+    spark: SparkSession, files: Sequence[str], base_paths: Sequence[str] = ()
+) -> DataFrame:
+    """Avro files read with fastavro (Spark ships no Avro reader), as JSON records; the
+    ``key=value`` folders between a base path and a file add partition fields, typed as
+    Spark's partition discovery types them (integers, decimals, else strings)."""
+    bases = [str(Path(b).resolve()) for b in base_paths]
 
     def read(path: str) -> list[str]:
         import fastavro
 
         from awsglue.dynamicframe import _dumps
 
+        partition = _partition_values(path, bases)
         with open(path, "rb") as handle:  # noqa: PTH123
-            return [_dumps(record) for record in fastavro.reader(handle)]
+            records: Any = fastavro.reader(handle)
+            return [_dumps({**record, **partition}) for record in records]
 
     texts = spark.sparkContext.parallelize(list(files), max(1, len(files))).flatMap(read)
     return json_frame(spark, texts)
+
+
+def _partition_values(path: str, bases: Sequence[str]) -> dict[str, Any]:
+    from urllib.parse import unquote
+
+    folder = Path(path).resolve().parent
+    base = next((b for b in bases if folder.is_relative_to(b)), None)
+    if base is None:
+        return {}
+    values: dict[str, Any] = {}
+    for part in folder.relative_to(base).parts:
+        key, sep, raw = part.partition("=")
+        if not sep or not key:
+            continue
+        text = unquote(raw)
+        if text == "__HIVE_DEFAULT_PARTITION__":
+            values[unquote(key)] = None
+            continue
+        value: Any = text
+        if re.fullmatch(r"-?\d{1,18}", text):
+            value = int(text)
+        elif re.fullmatch(r"-?\d+\.\d+", text):
+            value = float(text)
+        values[unquote(key)] = value
+    return values
 
 
 def write_files(
@@ -324,10 +357,25 @@ def write_files(
     elif fmt == "xml":
         row_tag = options.get("rowTag", "row")
         writer.format("xml").option("rowTag", str(row_tag)).save(path)
+    elif fmt == "avro":
+        from sparkglue.errors import InvalidInput
+        from sparkglue.spark.avro import write_avro
+
+        if "://" in path and not path.startswith("file:"):
+            raise UnsupportedOption(f"writing Avro to '{path}': only local paths are supported")
+        try:
+            write_avro(
+                df,
+                path.removeprefix("file://").removeprefix("file:"),
+                mode="append",
+                partition_by=partition_keys,
+                compression=str(codec or "snappy"),
+            )
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
     else:
         raise UnsupportedOption(
-            f"writing format '{fmt}' is not supported (Spark here has no Avro writer); write "
-            "parquet, orc, csv, json or xml"
+            f"writing format '{fmt}' is not supported; write parquet, orc, csv, json, avro or xml"
         )
 
 

@@ -73,13 +73,46 @@ def test_unsupported_and_unknown_options_are_named(glue_context: Any, tmp_path: 
         format_options={"optimizePerformance": True},
     )
     assert frame.count() == 1  # hints that only tune Glue's engine are accepted
-    with pytest.raises(UnsupportedOption, match="Avro writer"):
+    with pytest.raises(UnsupportedOption, match="option 'version'"):
         glue_context.write_dynamic_frame.from_options(
             frame=frame,
             connection_type="s3",
             connection_options={"path": str(tmp_path / "o")},
             format="avro",
+            format_options={"version": "1.7"},
         )
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.spark
+def test_avro_written_by_a_sink_reads_back(glue_context: Any, tmp_path: Path) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+
+    spark = glue_context.spark_session
+    df = spark.createDataFrame(
+        [(1, "ann", 2.5, "DE"), (2, "bob", None, "FR"), (3, "cy", 1.0, "DE")],
+        "id bigint, name string, score double, country string",
+    )
+    frame = DynamicFrame.fromDF(df, glue_context, "people")
+    for _ in range(2):  # Glue's S3 sink appends
+        glue_context.write_dynamic_frame.from_options(
+            frame=frame,
+            connection_type="s3",
+            connection_options={
+                "path": str(tmp_path / "out"),
+                "partitionKeys": ["country"],
+                "compression": "deflate",
+            },
+            format="avro",
+        )
+    written = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.avro"))
+    assert {str(p.parent) for p in written} == {"country=DE", "country=FR"}
+    assert all(".deflate." in p.name for p in written) and len(written) >= 4
+    back = glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(tmp_path / "out")]}, format="avro"
+    ).toDF()
+    got = sorted((r.id, r.name, r.score, r.country) for r in back.collect())
+    assert got == sorted(2 * [(1, "ann", 2.5, "DE"), (2, "bob", None, "FR"), (3, "cy", 1.0, "DE")])
 
 
 @pytest.mark.spark

@@ -110,8 +110,8 @@ def test_one_line_errors(ws: str, tmp_path: Path, capsys: pytest.CaptureFixture[
             "partition column 'name' is not a mapped target column",
         ),
         (
-            new + "'id:bigint->id:bigint' --format avro",
-            "Spark writes Avro only with the spark-avro package",
+            new + "'id:bigint->id:bigint' --format avro2",
+            "avro2",
         ),
         ("job create x --script scripts/missing.py", "scripts/missing.py does not exist"),
         (

@@ -190,3 +190,24 @@ def test_a_failed_run_does_not_advance_the_bookmark(workspace: Workspace) -> Non
     assert ok.state == "SUCCEEDED", ok.error_message
     assert ok.metrics["records_read"] == 2  # each file once more, as the failure committed none
     assert len(workspace.jobs.bookmark("copy")["source"]["files"]) == 2
+
+
+def test_a_generated_job_writes_avro_that_the_catalog_reads(workspace: Workspace) -> None:
+    _raw_events(workspace, {"1": ["1,ann,2.5,x", "2,bob,3.5,y"], "2": ["3,cy,1.25,z"]})
+    _crawl(workspace)
+    _job(workspace, "to_avro", Format="avro", Target="curated.events_avro")
+    run = workspace.jobs.supervise(workspace.jobs.start_run("to_avro"))
+    assert run.state == "SUCCEEDED", run.error_message
+    assert run.metrics["records_written"] == 3
+    assert run.metrics["bytes_written"] > 0
+    folder = workspace.settings.lake_root / "curated" / "events_avro"
+    files = sorted(p.relative_to(folder).parent.name for p in folder.rglob("*.avro"))
+    assert files == ["day=1", "day=2"]
+    table = workspace.catalog.get_table("curated", "events_avro")
+    assert table.classification == "avro"
+    assert [(k.name, k.type) for k in table.partition_keys] == [("day", "int")]
+    rows = workspace.sql(
+        "SELECT day, count(*) AS n, sum(amount) AS total FROM curated.events_avro GROUP BY day "
+        "ORDER BY day"
+    ).collect()
+    assert [(r.day, r.n, float(r.total)) for r in rows] == [(1, 2, 6.0), (2, 1, 1.25)]

@@ -309,6 +309,7 @@ class JobContext:
         # Records read and written come from Spark's task metrics (what its UI shows); through
         # Spark Connect, where the driver's status store is out of reach, from observations.
         self._probe_rows = 0  # rows read to find where a JDBC bookmark ends
+        self._avro_rows = 0  # rows written as Avro (not in Spark's output metrics)
         self._task_metrics = not connect
 
     @classmethod
@@ -483,6 +484,16 @@ class JobContext:
         if missing:
             raise InvalidInput(f"partition column '{missing[0]}' is not a column of the output")
         before = {p: size for p, _, size in data_files(location)} if Path(location).exists() else {}
+        if format == "avro":
+            # Spark writes Avro only with spark-avro; its tasks write fastavro files instead,
+            # which Spark's task metrics do not count as output records.
+            from sparkglue.spark.avro import write_avro
+
+            self._avro_rows += write_avro(df, location, mode=mode, partition_by=partition_by)
+            after = data_files(location)
+            self.metrics["bytes_written"] += sum(s for p, _, s in after if before.get(p) != s)
+            self.register_output(df, database, table, location, format, list(partition_by))
+            return
         out = df
         if not self._task_metrics:
             observation = Observation(f"write_{table}")
@@ -572,6 +583,10 @@ class JobContext:
                 self.metrics["records_read"] -= self._probe_rows
         for key, observation in self._observations:
             self.metrics[key] = self.metrics.get(key, 0) + _observed_rows(observation)
+        if self._avro_rows:
+            self.metrics["records_written"] = (
+                self.metrics.get("records_written", 0) + self._avro_rows
+            )
         self.metrics["seconds"] = round(time.perf_counter() - self._started, 3)
         result = {"bookmark": self._pending, "metrics": self.metrics}
         target = os.environ.get(RESULT_ENV)

@@ -180,11 +180,6 @@ class JobService:
                     "it first or generate one with --source/--target/--mapping"
                 )
             return None
-        if gen.Format == "avro":
-            raise InvalidInput(
-                f"job '{spec.Name}': Spark writes Avro only with the spark-avro package; add "
-                "org.apache.spark:spark-avro_2.13 to spark.jars.packages or choose parquet"
-            )
         db, name = check_database_table(gen.Source)
         table = self.catalog.get_table(db, name)
         columns = {c.name: c.type for c in [*table.columns, *table.partition_keys]}
