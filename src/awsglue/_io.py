@@ -154,25 +154,25 @@ def split_corrupt(df: DataFrame) -> tuple[DataFrame, list[str], DataFrame | None
 def with_json_choices(
     inferred: DataFrame, texts: DataFrame
 ) -> tuple[DataFrame, list[str], DataFrame | None]:
-    """JSON records with choice types: a top-level field whose values have different JSON
-    types in different records (Spark widens those to string) becomes a choice."""
+    """JSON records with choice types: a field whose values have different JSON types in
+    different records (Spark widens those to string) becomes a choice, at the top level or
+    inside structs (not inside arrays)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType, StructType
 
     data, _, errors = split_corrupt(inferred)
-    candidates = [f.name for f in data.schema.fields if isinstance(f.dataType, StringType)]
+    candidates = _string_paths(data.schema)
     if not candidates:
         return data, [], errors
     parsed = texts.select(F.try_parse_json("value").alias("v")).where("v IS NOT NULL")
 
-    def kind(name: str) -> Column:
-        return F.schema_of_variant(F.try_variant_get("v", _path(name), "variant"))
+    def kind(path: tuple[str, ...]) -> Column:
+        return F.schema_of_variant(F.try_variant_get("v", _path(*path), "variant"))
 
     row = parsed.agg(
-        *(F.collect_set(kind(n)).alias(f"_{i}") for i, n in enumerate(candidates))
+        *(F.collect_set(kind(p)).alias(f"_{i}") for i, p in enumerate(candidates))
     ).first()
-    members: dict[str, list[str]] = {}
-    for i, name in enumerate(candidates):
+    members: dict[tuple[str, ...], list[str]] = {}
+    for i, path in enumerate(candidates):
         seen = sorted(
             {
                 _VARIANT_KINDS.get(t.split("(")[0].split("<")[0], "string")
@@ -183,37 +183,74 @@ def with_json_choices(
         if {"long", "double"} <= set(seen):
             seen.remove("long")
         if len(seen) > 1:
-            members[name] = seen
+            members[path] = seen
     if not members:
         return data, [], errors
-    schema: StructType = data.schema
     records = texts.select(
-        F.from_json("value", schema).alias("r"), F.try_parse_json("value").alias("v")
+        F.from_json("value", data.schema).alias("r"), F.try_parse_json("value").alias("v")
     ).where("v IS NOT NULL")
-    columns = []
-    for field in schema.fields:
-        if field.name not in members:
-            columns.append(F.col("r").getField(field.name).alias(field.name))
-            continue
-        sub = F.try_variant_get("v", _path(field.name), "variant")
-        tag = F.schema_of_variant(sub)
-        pairs = []
-        for member in members[field.name]:
-            if member in _MEMBER_TYPES:
-                value = F.try_variant_get(sub, "$", _MEMBER_TYPES[member])
-            else:
-                value = F.to_json(sub)
-            tags = [k for k, v in _VARIANT_KINDS.items() if v == member]
-            matches = F.lit(False)
-            for t in tags:
-                matches = matches | tag.startswith(t)
-            pairs.append((member, F.when(matches, value)))
-        columns.append(choice_column(pairs, field.name))
+    columns = [
+        _choice_field(F.col("r").getField(f.name), f, (f.name,), members)
+        for f in data.schema.fields
+    ]
     return records.select(*columns), [], errors
 
 
-def _path(name: str) -> str:
-    return "$['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
+def _string_paths(schema: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of the string fields of a schema, through structs (Spark widens a field with
+    values of mixed JSON types to string)."""
+    from pyspark.sql.types import StringType, StructType
+
+    found: list[tuple[str, ...]] = []
+    for field in schema.fields:
+        path = (*prefix, field.name)
+        if isinstance(field.dataType, StringType):
+            found.append(path)
+        elif isinstance(field.dataType, StructType):
+            found += _string_paths(field.dataType, path)
+    return found
+
+
+def _choice_field(
+    value: Column, field: Any, path: tuple[str, ...], members: dict[tuple[str, ...], list[str]]
+) -> Column:
+    """The column of ``field`` (at ``path``) with its choices made: a choice itself, a struct
+    rebuilt around the choices inside it (null where the record's struct is null), or as is."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    if path in members:
+        sub = F.try_variant_get("v", _path(*path), "variant")
+        tag = F.schema_of_variant(sub)
+        pairs = []
+        for member in members[path]:
+            if member in _MEMBER_TYPES:
+                picked = F.try_variant_get(sub, "$", _MEMBER_TYPES[member])
+            else:
+                picked = F.to_json(sub)
+            # Whole numbers fold into a double member (a field of longs and doubles is double).
+            kinds = {member, "long"} if member == "double" else {member}
+            matches = F.lit(False)
+            for t in (k for k, v in _VARIANT_KINDS.items() if v in kinds):
+                matches = matches | tag.startswith(t)
+            pairs.append((member, F.when(matches, picked)))
+        return choice_column(pairs, field.name)
+    inside = [m for m in members if m[: len(path)] == path]
+    if not inside or not isinstance(field.dataType, StructType):
+        return value.alias(field.name)
+    rebuilt = F.struct(
+        *(
+            _choice_field(value.getField(f.name), f, (*path, f.name), members)
+            for f in field.dataType.fields
+        )
+    )
+    return F.when(value.isNull(), F.lit(None)).otherwise(rebuilt).alias(field.name)
+
+
+def _path(*names: str) -> str:
+    return "$" + "".join(
+        "['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']" for name in names
+    )
 
 
 def json_frame(spark: SparkSession, texts: Any) -> DataFrame:

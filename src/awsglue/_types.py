@@ -96,8 +96,39 @@ def choice_column(members: list[tuple[str, Column]], name: str) -> Column:
 
 
 def choices_of(schema: StructType) -> list[str]:
-    """The top-level choice fields of a schema."""
-    return [f.name for f in schema.fields if is_choice(f)]
+    """The paths of a schema's choice fields (``a.b`` inside structs; names holding a dot or
+    a backtick quoted), at the top level and inside structs."""
+    from pyspark.sql.types import StructType
+
+    found: list[str] = []
+
+    def walk(struct: StructType, prefix: str) -> None:
+        for field in struct.fields:
+            name = (
+                field.name if "." not in field.name and "`" not in field.name else quote(field.name)
+            )
+            path = f"{prefix}{name}"
+            if is_choice(field):
+                found.append(path)
+            elif isinstance(field.dataType, StructType):
+                walk(field.dataType, f"{path}.")
+
+    walk(schema, "")
+    return found
+
+
+def field_at(schema: StructType, parts: list[str]) -> StructField | None:
+    """The field at a path of struct fields; None when there is none."""
+    from pyspark.sql.types import StructType
+
+    current: Any = schema
+    field = None
+    for part in parts:
+        if not isinstance(current, StructType) or part not in current.names:
+            return None
+        field = current[part]
+        current = field.dataType
+    return field
 
 
 def schema_lines(schema: StructType) -> list[str]:

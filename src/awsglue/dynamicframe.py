@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from awsglue._types import (
     choice_column,
     choices_of,
+    field_at,
     glue_name,
     glue_type_name,
     is_choice,
@@ -359,7 +360,9 @@ class DynamicFrame:
         if len(parts) == 1 and field.name in self._raw:
             value = F.trim(column) if target != "string" else column
             return value.try_cast(target) if target != "string" else value
-        if len(parts) == 1 and is_choice(field):
+        leaf = field if len(parts) == 1 else field_at(field.dataType, parts[1:])
+        if leaf is not None and is_choice(leaf):
+            field = leaf
             members = [m.name for m in field.dataType.fields]
             wanted = source_type.strip().lower()
             if wanted in members:
@@ -505,7 +508,7 @@ class DynamicFrame:
             }
         frame: DynamicFrame = self
         if specs:
-            plan = [(split_path(path)[0], action) for path, action in specs]
+            plan = list(specs)
         else:
             frame = self._settle()
             plan = [(name, choice) for name in choices_of(frame._df.schema)]
@@ -513,24 +516,16 @@ class DynamicFrame:
             frame = frame._resolve_one(name, action, catalog_types)
         return frame._derive(frame._df, thresholds=(stageThreshold, totalThreshold))
 
-    def _resolve_one(self, name: str, action: str, catalog_types: dict[str, str]) -> DynamicFrame:
+    def _resolve_one(self, path: str, action: str, catalog_types: dict[str, str]) -> DynamicFrame:
         from pyspark.sql import functions as F
 
+        parts = split_path(path)
+        if len(parts) > 1:
+            return self._resolve_nested(parts, action, catalog_types)
+        name = parts[0]
         if name not in self._df.columns:
             raise ValueError(f"resolveChoice: field '{name}' is not in the frame")
-        kind, _, type_name = action.strip().partition(":")
-        kind = kind.lower()
-        if kind == "match_catalog":
-            if name.lower() not in catalog_types:
-                raise ValueError(f"resolveChoice: field '{name}' is not in the catalog table")
-            kind, type_name = "cast", catalog_types[name.lower()]
-        if kind not in ("cast", "project", "make_cols", "make_struct"):
-            raise ValueError(
-                f"resolveChoice: action '{action}' for '{name}' is not one of cast:<type>, "
-                "project:<type>, make_cols, make_struct, match_catalog"
-            )
-        if kind in ("cast", "project") and not type_name:
-            raise ValueError(f"resolveChoice: action '{action}' needs a type, e.g. {kind}:long")
+        kind, type_name = _choice_action(name, action, catalog_types)
         column = F.col(quote(name))
         df = self._df
         if name in self._raw and kind in ("cast", "project"):
@@ -555,28 +550,55 @@ class DynamicFrame:
         field = next(f for f in df.schema.fields if f.name == name)
         data_type: Any = field.dataType
         members = [m.name for m in data_type.fields] if is_choice(field) else []
-        if kind == "cast":
-            target = spark_type_name(type_name)
-            if members:
-                value = F.coalesce(*(column.getField(m).try_cast(target) for m in members))
-            else:
-                value = column.try_cast(target)
-            df = df.withColumn(name, value)
-        elif kind == "project":
-            target = spark_type_name(type_name)
-            wanted = glue_name(target)
-            if members:
-                value = column.getField(wanted) if wanted in members else F.lit(None)
-                df = df.withColumn(name, value.cast(target))
-            elif glue_type_name(field.dataType) != wanted:
-                df = df.withColumn(name, F.lit(None).cast(target))
-        elif kind == "make_cols" and members:
+        if kind == "make_cols" and members:
             position = df.columns.index(name)
             new_columns = [column.getField(m).alias(f"{name}_{m}") for m in members]
             columns = [F.col(quote(c)) for c in df.columns]
             df = df.select(*columns[:position], *new_columns, *columns[position + 1 :])
-        elif kind == "make_struct" and members:
-            df = df.withColumn(name, F.struct(*(column.getField(m).alias(m) for m in members)))
+        else:
+            resolved = _resolved_value(column, field, members, kind, type_name)
+            if resolved is not None:
+                df = df.withColumn(name, resolved)
+        return DynamicFrame._make(df, self.glue_ctx, self.name, errors=self._errors)
+
+    def _resolve_nested(
+        self, parts: list[str], action: str, catalog_types: dict[str, str]
+    ) -> DynamicFrame:
+        """resolveChoice on a field inside structs (``a.b``): the leaf is replaced, split into
+        ``b_<type>`` fields where it was, or made a plain struct; its parents keep their nulls."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import StructType
+
+        path = ".".join(quote(p) for p in parts)
+        df = self._settle()._df
+        field = field_at(df.schema, parts)
+        if field is None:
+            raise ValueError(f"resolveChoice: field '{'.'.join(parts)}' is not in the frame")
+        kind, type_name = _choice_action(path, action, catalog_types)
+        column = F.col(path)
+        data_type: Any = field.dataType
+        members = [m.name for m in data_type.fields] if is_choice(field) else []
+        if kind == "make_cols" and members:
+            parent = field_at(df.schema, parts[:-1])
+            assert parent is not None and isinstance(parent.dataType, StructType)
+            parent_column = F.col(".".join(quote(p) for p in parts[:-1]))
+            fields = []
+            for sibling in parent.dataType.fields:
+                if sibling.name == parts[-1]:
+                    fields += [column.getField(m).alias(f"{parts[-1]}_{m}") for m in members]
+                else:
+                    fields.append(
+                        parent_column.getField(sibling.name).alias(
+                            sibling.name, metadata=sibling.metadata
+                        )
+                    )
+            rebuilt = F.when(parent_column.isNull(), F.lit(None)).otherwise(F.struct(*fields))
+            df = df.withColumn(parts[0], _replace_in(parts[:-1], rebuilt))
+        else:
+            value = _resolved_value(column, field, members, kind, type_name)
+            if value is None:
+                return self
+            df = df.withColumn(parts[0], _replace_in(parts, value))
         return DynamicFrame._make(df, self.glue_ctx, self.name, errors=self._errors)
 
     def unnest(
@@ -943,6 +965,51 @@ def _col_of(df: DataFrame, path: str) -> Column:
     return column
 
 
+def _resolved_value(
+    column: Column, field: Any, members: list[str], kind: str, type_name: str
+) -> Column | None:
+    """A field's new value for ``cast``, ``project`` or ``make_struct`` (``members``: its choice
+    types, empty for a plain field); None to leave it as it is."""
+    from pyspark.sql import functions as F
+
+    if kind == "cast":
+        target = spark_type_name(type_name)
+        if members:
+            return F.coalesce(*(column.getField(m).try_cast(target) for m in members))
+        return column.try_cast(target)
+    if kind == "project":
+        target = spark_type_name(type_name)
+        wanted = glue_name(target)
+        if members:
+            return (column.getField(wanted) if wanted in members else F.lit(None)).cast(target)
+        if glue_type_name(field.dataType) != wanted:
+            return F.lit(None).cast(target)
+        return None
+    if kind == "make_struct" and members:
+        return F.struct(*(column.getField(m).alias(m) for m in members))
+    return None
+
+
+def _choice_action(name: str, action: str, catalog_types: dict[str, str]) -> tuple[str, str]:
+    """(kind, type) of a resolveChoice action for the field ``name``; match_catalog becomes a
+    cast to the catalog column's type (looked up by the field's last name)."""
+    kind, _, type_name = action.strip().partition(":")
+    kind = kind.lower()
+    if kind == "match_catalog":
+        leaf = split_path(name)[-1].lower()
+        if leaf not in catalog_types:
+            raise ValueError(f"resolveChoice: field '{name}' is not in the catalog table")
+        kind, type_name = "cast", catalog_types[leaf]
+    if kind not in ("cast", "project", "make_cols", "make_struct"):
+        raise ValueError(
+            f"resolveChoice: action '{action}' for '{name}' is not one of cast:<type>, "
+            "project:<type>, make_cols, make_struct, match_catalog"
+        )
+    if kind in ("cast", "project") and not type_name:
+        raise ValueError(f"resolveChoice: action '{action}' needs a type, e.g. {kind}:long")
+    return kind, type_name
+
+
 def _replace_in(parts: list[str], value: Column) -> Column:
     """The top-level column ``parts[0]`` with the field at ``parts`` replaced by ``value``."""
     from pyspark.sql import functions as F
@@ -955,10 +1022,13 @@ def _replace_in(parts: list[str], value: Column) -> Column:
 def _record_of(row: Any, choices: set[str]) -> dict[str, Any]:
     """A Row as Glue's record: a dict, a choice field holding the value of its set member."""
     record: dict[str, Any] = _to_record(row)
-    for name in choices:
-        value = record.get(name)
-        if isinstance(value, dict):
-            record[name] = next((v for v in value.values() if v is not None), None)
+    for path in choices:
+        parts = split_path(path)
+        node: Any = record
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]] = next((v for v in node[parts[-1]].values() if v is not None), None)
     return record
 
 

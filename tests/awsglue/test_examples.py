@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from awsglue._types import schema_lines
 from tests.awsglue.conftest import write_legislators, write_medicare
 
 pytestmark = pytest.mark.spark
@@ -194,17 +196,23 @@ def test_join_and_relationalize_legislators(glue_context: Any, tmp_path: Path) -
     assert {r["index"] for r in contacts.collect()} == {0, 1}
 
 
+def _json_frame(glue_context: Any, tmp_path: Path, text: str) -> Any:
+    folder = tmp_path / "json"
+    folder.mkdir()
+    (folder / "a.json").write_text(text)
+    return glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(folder)]}, format="json"
+    )
+
+
 def test_json_field_with_two_types_is_a_choice(
     glue_context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "items"
-    folder.mkdir()
-    (folder / "a.json").write_text(
+    dyf = _json_frame(
+        glue_context,
+        tmp_path,
         '{"sku": "a", "price": 12}\n{"sku": "b", "price": "n/a"}\n{"sku": "c", "price": 7}\n'
-        "not json\n"
-    )
-    dyf = glue_context.create_dynamic_frame.from_options(
-        "s3", {"paths": [str(folder)]}, format="json"
+        "not json\n",
     )
     dyf.printSchema()
     assert "|-- price: choice\n|    |-- long\n|    |-- string\n" in capsys.readouterr().out
@@ -215,3 +223,80 @@ def test_json_field_with_two_types_is_a_choice(
         ("b", None),
         ("c", 7),
     ]
+
+
+def test_a_choice_inside_a_struct_is_shown_and_resolved(
+    glue_context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dyf = _json_frame(
+        glue_context,
+        tmp_path,
+        '{"id": 1, "item": {"sku": "a", "price": 12, "meta": {"size": "L"}}}\n'
+        '{"id": 2, "item": {"sku": "b", "price": "n/a", "meta": {"size": 42}}}\n'
+        '{"id": 3, "item": null}\n'
+        '{"id": 4, "item": {"sku": "d", "price": 7.5}}\n',
+    )
+    dyf.printSchema()
+    shown = capsys.readouterr().out
+    assert (
+        "|-- item: struct\n"
+        "|    |-- meta: struct\n"
+        "|    |    |-- size: choice\n"
+        "|    |    |    |-- long\n"
+        "|    |    |    |-- string\n"
+        "|    |-- price: choice\n"
+        "|    |    |-- double\n"
+        "|    |    |-- string\n"
+        "|    |-- sku: string\n"
+    ) in shown
+    dyf.show()
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_id = {r["id"]: r for r in records}
+    assert by_id[2]["item"]["price"] == "n/a" and by_id[2]["item"]["meta"]["size"] == 42
+    assert by_id[3]["item"] is None
+
+    def rows(frame: Any, *columns: str) -> list[tuple[Any, ...]]:
+        df = frame.toDF()
+        return sorted(tuple(r) for r in df.select("id", *columns).collect())
+
+    cast = dyf.resolveChoice(specs=[("item.price", "cast:double")]).toDF()
+    assert sorted((r.id, r.item and r.item.price) for r in cast.collect()) == [
+        (1, 12.0),
+        (2, None),
+        (3, None),
+        (4, 7.5),
+    ]
+    projected = dyf.resolveChoice(specs=[("item.meta.size", "project:string")])
+    sizes = projected.toDF().select("id", "item.meta.size").collect()
+    assert sorted((r.id, r.size) for r in sizes) == [(1, "L"), (2, None), (3, None), (4, None)]
+    assert "size: string" in "\n".join(schema_lines(projected.schema()))
+
+    columns = dyf.resolveChoice(specs=[("item.price", "make_cols")])
+    item_fields = columns.schema()["item"].dataType.names
+    assert item_fields == ["meta", "price_double", "price_string", "sku"]
+    split = columns.toDF().select("id", "item.price_double", "item.price_string").collect()
+    assert sorted(tuple(r) for r in split) == [
+        (1, 12.0, None),
+        (2, None, "n/a"),
+        (3, None, None),
+        (4, 7.5, None),
+    ]
+    # The sibling choice inside item is still a choice after make_cols rebuilt item.
+    assert "|    |    |-- size: choice" in "\n".join(schema_lines(columns.schema()))
+
+    struct = dyf.resolveChoice(specs=[("item.price", "make_struct")]).toDF()
+    assert struct.schema["item"].dataType["price"].dataType.names == ["double", "string"]
+
+    everything = dyf.resolveChoice(choice="cast:string").toDF()
+    assert sorted(
+        (r.id, r.item and r.item.price, r.item and r.item.meta and r.item.meta.size)
+        for r in everything.collect()
+    ) == [(1, "12.0", "L"), (2, "n/a", "42"), (3, None, None), (4, "7.5", None)]
+
+    mapped = dyf.apply_mapping(
+        [("id", "long", "id", "long"), ("item.price", "double", "p", "double")]
+    )
+    assert rows(mapped, "p") == [(1, 12.0), (2, None), (3, None), (4, 7.5)]
+
+    with pytest.raises(ValueError, match="field 'item.nope' is not in the frame"):
+        dyf.resolveChoice(specs=[("item.nope", "cast:long")])
