@@ -103,6 +103,18 @@ def test_off_neither_uses_nor_makes_one(
         assert "SharedArchiveFile" not in session_conf(settings)["spark.driver.extraJavaOptions"]
 
 
+def test_a_cache_folder_with_a_space_is_not_passed_to_java(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(archive.SWITCH_ENV, "on")
+    monkeypatch.setenv(archive.CACHE_ENV, str(tmp_path / "my cache"))
+    path = archive.archive_path()
+    assert path is not None
+    path.parent.mkdir()
+    path.write_bytes(b"x")
+    assert archive.java_options() == []
+
+
 def test_made_in_the_background_once(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[list[str]] = []
 

@@ -88,7 +88,8 @@ def java_options() -> list[str]:
     if not enabled():
         return []
     path = archive_path()
-    if path is None or not path.is_file():
+    # Spark splits Java options at spaces: a path holding one cannot be passed safely.
+    if path is None or not path.is_file() or any(c.isspace() for c in str(path)):
         return []
     return [f"-XX:SharedArchiveFile={path}", *_QUIET]
 
