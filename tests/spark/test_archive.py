@@ -124,7 +124,7 @@ def test_made_in_the_background_once(cache: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(archive.subprocess, "Popen", popen)
     assert archive.build_later() is True
-    assert started == [[sys.executable, "-m", "sparkglue.cli.archive_worker"]]
+    assert started == [[sys.executable, "-m", "sparkglue.cli.archive_worker", "--when-idle"]]
     assert "archiving Spark's classes" in (cache / "spark-classes.log").read_text()
 
     with (cache / "spark-classes.lock").open("w") as lock:  # a build under way
@@ -193,3 +193,37 @@ def test_a_driver_without_one_has_it_made_when_it_exits(
     path.write_bytes(b"x")
     session._archive_classes_at_exit()  # made already
     assert hooked == [archive.build_later]
+
+
+def test_a_background_build_waits_for_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = iter([4.0, 3.0, 0.2])
+    slept: list[float] = []
+    monkeypatch.setattr(archive.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(archive.os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
+    monkeypatch.setattr(archive.time, "sleep", slept.append)
+    archive._wait_until_idle(600.0)
+    assert len(slept) == 2  # busy, busy, idle
+
+    clock = iter([0.0, 1.0, 2.0, 700.0])
+    monkeypatch.setattr(archive.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(archive.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    slept.clear()
+    archive._wait_until_idle(600.0)  # never idle: gives up at the limit
+    assert len(slept) == 2
+
+
+def test_three_installations_keep_their_archives(tmp_path: Path) -> None:
+    import os as os_module
+
+    for i in range(5):
+        made = tmp_path / f"spark-classes-{i}.jsa"
+        made.write_bytes(b"x")
+        os_module.utime(made, (1_000 + i, 1_000 + i))
+    (tmp_path / "spark-classes.log").write_text("kept")
+    archive._prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "spark-classes-2.jsa",
+        "spark-classes-3.jsa",
+        "spark-classes-4.jsa",
+        "spark-classes.log",
+    ]

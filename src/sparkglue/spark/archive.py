@@ -7,10 +7,12 @@ runtime and one Spark, and its file name carries a key of both; a JVM that finds
 match (an upgraded JDK, say) ignores it and loads classes as usual.
 
 It is made once, in the background and at low priority, by the first process that starts a
-Spark driver without one (``build_later``), from a small workload that touches what sparkglue's
-sessions use (SQL, the file formats, a partitioned write, a shuffle, a decision tree); or at
-once with ``python -m sparkglue.cli.archive_worker``. It is shared by every workspace of the user:
-``$SPARKGLUE_CACHE_DIR``, else ``$XDG_CACHE_HOME/sparkglue``, else ``~/.cache/sparkglue``.
+Spark driver without one (``build_later``), once the machine is idle (or after 10 minutes), from
+a small workload that touches what sparkglue's sessions use (SQL, the file formats, a
+partitioned write, a shuffle, a decision tree); or at once with
+``python -m sparkglue.cli.archive_worker``. It is shared by every workspace of the user:
+``$SPARKGLUE_CACHE_DIR``, else ``$XDG_CACHE_HOME/sparkglue``, else ``~/.cache/sparkglue``; the
+three newest are kept, one per installation (another virtualenv, another JDK).
 ``SPARKGLUE_CLASS_ARCHIVE=off`` neither uses nor makes one.
 """
 
@@ -38,6 +40,8 @@ _OFF = {"0", "off", "false", "no"}
 _QUIET = ("-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
 _WARMUP = Path(__file__).with_name("archive_warmup.py")
 _BUILD_TIMEOUT = 600.0
+_IDLE_WAIT = 600.0  # a background build waits this long at most for an idle machine
+_KEEP = 3  # archives kept: one per Java and Spark installation in use
 
 
 def enabled() -> bool:
@@ -94,8 +98,9 @@ def java_options() -> list[str]:
     return [f"-XX:SharedArchiveFile={path}", *_QUIET]
 
 
-def build(*, timeout: float = _BUILD_TIMEOUT) -> Path | None:
-    """Make the archive now, unless it exists or another process is making it (then None).
+def build(*, timeout: float = _BUILD_TIMEOUT, wait_idle: float = 0.0) -> Path | None:
+    """Make the archive now, unless it exists or another process is making it (then None);
+    with ``wait_idle``, first wait up to that many seconds for the machine to be idle.
 
     Raises:
         SparkError: no Java, or the workload's driver failed (its last output line says why).
@@ -113,6 +118,7 @@ def build(*, timeout: float = _BUILD_TIMEOUT) -> Path | None:
             return None
         if path.is_file():
             return path
+        _wait_until_idle(wait_idle)
         for stale in path.parent.glob("spark-classes-*.partial"):  # a build that was killed
             stale.unlink(missing_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
@@ -145,10 +151,30 @@ def build(*, timeout: float = _BUILD_TIMEOUT) -> Path | None:
                 f"archiving Spark's classes failed: {lines[-1] if lines else done.returncode}"
             )
         partial.replace(path)
-        for old in path.parent.glob("spark-classes-*.jsa"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        _prune(path.parent)
         return path
+
+
+def _prune(folder: Path, keep: int = _KEEP) -> None:
+    """Remove all but the ``keep`` newest archives: other installations (another virtualenv,
+    another JDK) keep theirs, up to a few."""
+    archives = sorted(folder.glob("spark-classes-*.jsa"), key=lambda p: p.stat().st_mtime)
+    for old in archives[: max(0, len(archives) - keep)]:
+        old.unlink(missing_ok=True)
+
+
+def _wait_until_idle(limit: float, poll: float = 5.0) -> None:
+    """Wait, up to ``limit`` seconds, until the load is under half the cores: an archive made
+    in the background should not slow down what the user runs next."""
+    deadline = time.monotonic() + limit
+    cores = os.cpu_count() or 1
+    while time.monotonic() < deadline:
+        try:
+            if os.getloadavg()[0] < cores / 2:
+                return
+        except OSError:  # no load average on this system
+            return
+        time.sleep(poll)
 
 
 def build_later() -> bool:
@@ -170,7 +196,7 @@ def build_later() -> bool:
         log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} archiving Spark's classes\n")
         log.flush()
         subprocess.Popen(
-            [sys.executable, "-m", "sparkglue.cli.archive_worker"],
+            [sys.executable, "-m", "sparkglue.cli.archive_worker", "--when-idle"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -185,11 +211,12 @@ def build_later() -> bool:
     return True
 
 
-def main() -> int:
-    """Make the archive now, at low priority, saying where it is (the worker's entry)."""
+def main(argv: list[str]) -> int:
+    """Make the archive at low priority, saying where it is (the worker's entry); with
+    ``--when-idle``, once the machine is idle (waiting 10 minutes at most)."""
     os.nice(10)
     try:
-        path = build()
+        path = build(wait_idle=_IDLE_WAIT if "--when-idle" in argv else 0.0)
     except SparkError as exc:
         print(f"sparkglue: {exc}", file=sys.stderr)
         return 1
