@@ -235,7 +235,7 @@ def _choice_field(
                 matches = matches | tag.startswith(t)
             pairs.append((member, F.when(matches, picked)))
         return choice_column(pairs, field.name)
-    inside = [m for m in members if m[: len(path)] == path]
+    inside = any(m[: len(path)] == path for m in members)
     if not inside or not isinstance(field.dataType, StructType):
         return value.alias(field.name)
     rebuilt = F.struct(

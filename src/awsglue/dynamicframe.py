@@ -248,7 +248,7 @@ class DynamicFrame:
 
     def _records(self, limit: int) -> list[dict[str, Any]]:
         df = self._typed()
-        choices = set(choices_of(df.schema))
+        choices = _choice_paths(df.schema)
         return [_record_of(row, choices) for row in df.limit(limit).collect()]
 
     def getNumPartitions(self) -> int:
@@ -664,7 +664,7 @@ class DynamicFrame:
     ) -> tuple[Any, DataFrame]:
         """Run ``f`` over every record; (the cached tagged RDD, the error records)."""
         df = self._typed()
-        choices = set(choices_of(df.schema))
+        choices = _choice_paths(df.schema)
         label = transformation_ctx or kind
 
         def run(row: Any) -> Iterator[tuple[str, Any]]:
@@ -1019,11 +1019,16 @@ def _replace_in(parts: list[str], value: Column) -> Column:
     return F.col(quote(parts[0])).withField(".".join(quote(p) for p in parts[1:]), value)
 
 
-def _record_of(row: Any, choices: set[str]) -> dict[str, Any]:
-    """A Row as Glue's record: a dict, a choice field holding the value of its set member."""
+def _choice_paths(schema: StructType) -> list[list[str]]:
+    """The choice fields of a schema as split paths, split once rather than per record."""
+    return [split_path(path) for path in choices_of(schema)]
+
+
+def _record_of(row: Any, choices: list[list[str]]) -> dict[str, Any]:
+    """A Row as Glue's record: a dict, a choice field (``choices``: split paths) holding the
+    value of its set member."""
     record: dict[str, Any] = _to_record(row)
-    for path in choices:
-        parts = split_path(path)
+    for parts in choices:
         node: Any = record
         for part in parts[:-1]:
             node = node.get(part) if isinstance(node, dict) else None

@@ -490,21 +490,18 @@ class JobContext:
             from sparkglue.spark.avro import write_avro
 
             self._avro_rows += write_avro(df, location, mode=mode, partition_by=partition_by)
-            after = data_files(location)
-            self.metrics["bytes_written"] += sum(s for p, _, s in after if before.get(p) != s)
-            self.register_output(df, database, table, location, format, list(partition_by))
-            return
-        out = df
-        if not self._task_metrics:
-            observation = Observation(f"write_{table}")
-            self._observations.append(("records_written", observation))
-            out = df.observe(observation, F.count(F.lit(1)).alias("rows"))
-        writer = out.write.format(format).mode(mode)
-        if format == "csv":
-            writer = writer.option("header", "true")
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
-        writer.save(location)
+        else:
+            out = df
+            if not self._task_metrics:
+                observation = Observation(f"write_{table}")
+                self._observations.append(("records_written", observation))
+                out = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+            writer = out.write.format(format).mode(mode)
+            if format == "csv":
+                writer = writer.option("header", "true")
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            writer.save(location)
         after = data_files(location)
         self.metrics["bytes_written"] += sum(s for p, _, s in after if before.get(p) != s)
         self.register_output(df, database, table, location, format, list(partition_by))

@@ -192,19 +192,15 @@ def build_later() -> bool:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free now: nobody is making it
     except OSError:  # a read-only cache or a build under way: run without
         return False
-    with (folder / "spark-classes.log").open("a") as log:
-        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} archiving Spark's classes\n")
-        log.flush()
-        subprocess.Popen(
-            [sys.executable, "-m", "sparkglue.cli.archive_worker", "--when-idle"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+    from sparkglue.store.records import spawn_worker
+
+    log = folder / "spark-classes.log"
+    with log.open("a") as out:
+        out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} archiving Spark's classes\n")
+    spawn_worker("sparkglue.cli.archive_worker", "--when-idle", log=log)
     print(
         f"sparkglue: archiving Spark's classes in the background, for faster starts from now on "
-        f"(log: {folder / 'spark-classes.log'})",
+        f"(log: {log})",
         file=sys.stderr,
         flush=True,
     )

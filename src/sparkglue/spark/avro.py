@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparkglue.catalog.service import escape_path_name
 from sparkglue.errors import InvalidInput, SparkError
 
 if TYPE_CHECKING:
@@ -56,12 +57,6 @@ _PRIMITIVES = {
     "char": "string",
     "binary": "bytes",
 }
-_ESCAPED = set("\"#%'*/:=?\\\x7f{[]^")
-
-
-def _escape(value: str) -> str:
-    """A partition value as a folder name, escaped as Spark escapes it."""
-    return "".join(f"%{ord(c):02X}" if c in _ESCAPED or ord(c) < 0x20 else c for c in value)
 
 
 def _avro_type(data_type: DataType, name: str, nullable: bool, space: str) -> Any:
@@ -195,6 +190,7 @@ def write_avro(
         SparkError: a task failed; the target is as it was.
     """
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
 
     if mode.lower() not in _MODES:
         raise InvalidInput(f"write mode '{mode}' is not one of {', '.join(sorted(_MODES))}")
@@ -210,8 +206,7 @@ def write_avro(
     data_columns = [c for c in df.columns if c not in partition_by]
     if not data_columns:
         raise InvalidInput("every column is a partition column; Avro files need one more")
-    data = df.select(*(F.col(f"`{c}`") for c in data_columns))
-    schema = avro_schema(data.schema)
+    schema = avro_schema(StructType([f for f in df.schema.fields if f.name not in partition_by]))
     target = Path(path)
     mode = mode.lower()
     if target.exists() and any(target.iterdir()):
@@ -314,7 +309,8 @@ class _TaskFiles:
 
             folder = self.staged.joinpath(
                 *(
-                    f"{_escape(c)}={_NULL_PARTITION if v is None else _escape(str(v))}"
+                    f"{escape_path_name(c)}="
+                    + (_NULL_PARTITION if v is None else escape_path_name(str(v)))
                     for c, v in zip(self.columns, value, strict=True)
                 )
             )
