@@ -25,6 +25,8 @@ def test_local_defaults(tmp_path: Path) -> None:
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert int(conf["spark.sql.shuffle.partitions"]) >= 4
     assert "log4j.configurationFile" in conf["spark.driver.extraJavaOptions"]
+    assert "-XX:-DontCompileHugeMethods" in conf["spark.driver.extraJavaOptions"].split()
+    assert "spark.executor.extraJavaOptions" not in conf  # local executors are the driver
 
 
 @pytest.mark.parametrize("master", ["spark://h:7077", "yarn", "k8s://https://api:6443"])
@@ -32,12 +34,14 @@ def test_cluster_masters_keep_spark_defaults_for_parallelism(tmp_path: Path, mas
     conf = _conf(tmp_path, master)
     assert conf["spark.master"] == master
     assert "spark.sql.shuffle.partitions" not in conf
+    assert conf["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
 
 
 def test_spark_connect_sets_no_jvm_options(tmp_path: Path) -> None:
     conf = _conf(tmp_path, "sc://localhost:15002")
     assert "spark.master" not in conf
     assert "spark.driver.extraJavaOptions" not in conf
+    assert "spark.executor.extraJavaOptions" not in conf
     assert "spark.sql.catalogImplementation" not in conf
     assert "spark.ui.showConsoleProgress" not in conf  # the server's, not settable by a client
 
@@ -53,6 +57,8 @@ def test_user_conf_wins_and_java_options_are_appended(tmp_path: Path) -> None:
     )
     assert conf["spark.sql.shuffle.partitions"] == "64"
     assert conf["spark.driver.extraJavaOptions"].endswith(" -Dx=y")
+    cluster = _conf(tmp_path, "spark://h:7077", **{"spark.executor.extraJavaOptions": "-Dz=1"})
+    assert cluster["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods -Dz=1"
 
 
 def test_jdbc_driver_jars_of_the_os_packages_join_the_users_jars(

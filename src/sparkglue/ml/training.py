@@ -5,12 +5,21 @@ The pipeline is MLlib's own: a ``SQLTransformer`` that casts numeric features to
 a ``VectorAssembler`` and a ``DecisionTreeClassifier``/``DecisionTreeRegressor``; the label is
 indexed outside the saved pipeline, so scoring a table needs no label column.
 
-Tuning, so users need not: one profiling pass picks the features; the assembled training rows
-are materialised once (``localCheckpoint``: rows kept as Spark's own binary rows, which the tree
-scans several times faster than the source or a columnar cache) in as many partitions as the
-data deserves, up to the cores; the label carries its class count so MLlib does not scan for
-it; node ids are cached and checkpointed for deep trees. The train/test split is a seeded
-random number per row, so the test rows can be found again from the source.
+Tuning, so users need not: one profiling pass picks the features and, for mean imputation,
+learns the means of the training rows; the training rows are materialised once, in as many
+partitions as the data deserves, up to the cores; the label carries its class count so MLlib
+does not scan for it; node ids are cached and checkpointed for deep trees. The train/test split
+is a seeded random number per row, so the test rows can be found again from the source.
+
+Materialised how: on a classic session, as MLlib's own training instances (``Instance``
+objects, the very records ``DecisionTreeClassifier.fit`` makes from a DataFrame) kept in the
+JVM's memory, and the tree is grown from them by the same ``RandomForest.run`` call that
+``fit`` makes, with the same strategy and seed, so the model is the one ``fit`` returns. The
+tree reads its input three times before it bins it (count, split candidates, binning); from
+instances in memory each read skips the conversion of every row from Spark's row format, which
+is most of the cost. These are internal entry points of MLlib (public in its bytecode, not in
+its API): where they are missing (Spark Connect, another Spark), the rows are kept as Spark's
+own binary rows instead (``localCheckpoint``) and ``fit`` is called as usual.
 """
 
 from __future__ import annotations
@@ -106,6 +115,11 @@ def _label_value(text: str | None, label_type: str) -> Any:
 
 
 def _cast(feature: PlannedFeature, i: int) -> str:
+    return f"{_as_double(feature)} AS {num_column(i)}"
+
+
+def _as_double(feature: PlannedFeature) -> str:
+    """The SQL expression that makes ``feature`` a double for the tree."""
     col = quote(feature.name)
     if feature.kind == "date":
         expr = f"CAST(unix_date({col}) AS DOUBLE)"
@@ -115,7 +129,7 @@ def _cast(feature: PlannedFeature, i: int) -> str:
         expr = f"CAST(CAST({col} AS INT) AS DOUBLE)"
     else:
         expr = f"CAST({col} AS DOUBLE)"
-    return f"{expr} AS {num_column(i)}"
+    return expr
 
 
 def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, log: Log) -> Fitted:
@@ -135,8 +149,10 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     clock = time.perf_counter()
     label = plan.label
     base = labelled(source, plan)
+    in_training = F.col(SPLIT) < 1.0 - options.test_fraction  # as split_rows cuts
 
-    # One profiling pass: rows, missing numbers, distinct strings, distinct labels.
+    # One profiling pass: rows, missing numbers, distinct strings, distinct labels, and the
+    # means of the training rows that mean imputation needs.
     aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
     for f in plan.features:
         c = F.col(quote(f.name))
@@ -149,9 +165,21 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
                 else (c.isNotNull())
             )
             aggs.append(F.count(F.when(present, 1)).alias(f"n:{f.name}"))
-    if plan.task == "classification":
+            if options.impute == "mean":
+                value = F.expr(_as_double(f))
+                aggs.append(
+                    F.avg(F.when(in_training & ~F.isnan(value), value)).alias(f"m:{f.name}")
+                )
+    # Whole-number labels with no --task: classes or a quantity? (Counting distinct values
+    # is the dearest part of the pass, so only where the answer is needed.)
+    guess_task = (
+        options.task is None
+        and plan.task == "classification"
+        and plan.label_type in ("tinyint", "smallint", "int", "bigint")
+    )
+    if guess_task:
         aggs.append(F.approx_count_distinct(F.col(quote(label))).alias("__labels"))
-    profile = base.agg(*aggs).first()
+    profile = base.withColumn(SPLIT, F.rand(options.seed)).agg(*aggs).first()
     assert profile is not None
     rows = int(profile["__rows"])
     if rows == 0:
@@ -160,12 +188,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     log(f"Profiled {options.table}: {rows} rows with a label")
 
     task = plan.task
-    if (
-        options.task is None
-        and task == "classification"
-        and plan.label_type in ("tinyint", "smallint", "int", "bigint")
-        and int(profile["__labels"]) > 32
-    ):
+    if guess_task and int(profile["__labels"]) > 32:
         task = "regression"
         log(f"Label '{label}' has ~{profile['__labels']} distinct whole numbers: regression")
     plan.task = task
@@ -237,13 +260,21 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     if task == "regression":
         indexed_label = train.withColumn(LABEL, F.col(quote(label)).cast("double"))
     if numeric:
-        strategy = options.impute
         imputer = Imputer(
             inputCols=[num_column(i) for i, _ in numeric],
             outputCols=[imputed_column(i) for i, _ in numeric],
-            strategy=strategy,
-        ).fit(sql.transform(train))
-        stages.insert(1, imputer)
+            strategy=options.impute,
+        )
+        if options.impute == "mean":
+            # The means are known from the profile: an imputer fitted on one row of them
+            # holds exactly those surrogates, without another pass over the training rows.
+            means = spark.createDataFrame(
+                [tuple(profile[f"m:{f.name}"] for _, f in numeric)],
+                ", ".join(f"{num_column(i)} double" for i, _ in numeric),
+            )
+            stages.insert(1, imputer.fit(means))
+        else:
+            stages.insert(1, imputer.fit(sql.transform(train)))
     assembled = [
         index_column(i) if f.kind == "categorical" else imputed_column(i)
         for i, f in enumerate(kept)
@@ -262,6 +293,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
 
     # The training rows, materialised once in as many partitions as they deserve.
     clock = time.perf_counter()
+    estimator = _estimator(task, impurity, max_bins, options, spark=spark)
     prepared = features_model.transform(indexed_label).select(FEATURES, LABEL)
     wanted = max(1, math.ceil(rows / _ROWS_PER_PARTITION))
     if is_connect(spark):  # no RDDs to ask: always repartition, as the server has cores
@@ -271,9 +303,19 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         partitions = min(max(1, spark.sparkContext.defaultParallelism), wanted)
         if prepared.rdd.getNumPartitions() != partitions:
             prepared = prepared.repartition(partitions)
-    prepared = prepared.localCheckpoint(eager=True)
-    train_rows = prepared.count()
+    instances = (
+        None
+        if options.grid
+        else _jvm_instances(estimator, prepared, len(label_labels) if label_labels else None)
+    )
+    if instances is None:
+        prepared = prepared.localCheckpoint(eager=True)
+        train_rows = prepared.count()
+    else:
+        train_rows = int(instances.count())
     if train_rows == 0:
+        if instances is not None:
+            instances.unpersist(False)
         raise InvalidInput(
             f"the training split of {options.table} is empty ({rows} rows, test fraction "
             f"{options.test_fraction}); lower --test-fraction"
@@ -282,7 +324,19 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     log(f"Training rows materialised: {train_rows} in {partitions} partition(s)")
 
     clock = time.perf_counter()
-    tree, tuning = _fit_tree(prepared, task, impurity, max_bins, options, log)
+    tuning: list[dict[str, Any]] = []
+    if not options.grid:
+        log(f"Fitting a depth-{options.max_depth} {task} tree ({impurity}, maxBins {max_bins})")
+    try:
+        if instances is not None:
+            tree = _grow(estimator, prepared, instances, len(label_labels))
+        elif not options.grid:
+            tree = estimator.fit(prepared)
+        else:
+            tree, tuning = _search(estimator, prepared, options, max_bins, log)
+    finally:
+        if instances is not None:
+            instances.unpersist(False)
     seconds["fit"] = time.perf_counter() - clock
     pipeline = PipelineModel(stages=[*stages, tree])
     names = [f.name for f in kept]
@@ -342,21 +396,15 @@ def _can_checkpoint(spark: SparkSession) -> bool:
     return spark.sparkContext.getCheckpointDir() is not None
 
 
-def _fit_tree(
-    prepared: DataFrame,
-    task: str,
-    impurity: str,
-    max_bins: int,
-    options: TrainOptions,
-    log: Log,
-) -> tuple[Any, list[dict[str, Any]]]:
+def _estimator(
+    task: str, impurity: str, max_bins: int, options: TrainOptions, *, spark: SparkSession
+) -> Any:
+    """MLlib's tree estimator with the options and our tuning."""
     from pyspark.ml.classification import DecisionTreeClassifier
-    from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionEvaluator
     from pyspark.ml.regression import DecisionTreeRegressor
-    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
     deepest = max([options.max_depth, *options.grid.get("max_depth", [])])
-    deep = deepest >= 10 and _can_checkpoint(prepared.sparkSession)
+    deep = deepest >= 10 and _can_checkpoint(spark)
     common: dict[str, Any] = {
         "featuresCol": FEATURES,
         "labelCol": LABEL,
@@ -370,14 +418,85 @@ def _fit_tree(
         "cacheNodeIds": deep,
         "checkpointInterval": 10,
     }
-    estimator: Any = (
+    return (
         DecisionTreeClassifier(**common)
         if task == "classification"
         else DecisionTreeRegressor(**common)
     )
-    if not options.grid:
-        log(f"Fitting a depth-{options.max_depth} {task} tree ({impurity}, maxBins {max_bins})")
-        return estimator.fit(prepared), []
+
+
+def _jvm_instances(estimator: Any, prepared: DataFrame, classes: int | None) -> Any:
+    """``prepared`` as MLlib's training instances, made as ``fit`` makes them and kept in the
+    JVM's memory (spilling to disk), counted by the caller; None where MLlib's entry points
+    are not reachable (a Spark Connect session, another Spark), which then keeps rows."""
+    spark = prepared.sparkSession
+    if is_connect(spark):
+        return None
+    from py4j.protocol import Py4JError
+
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        utils = getattr(jvm.org.apache.spark.ml.util, "DatasetUtils$").__getattr__("MODULE$")
+        estimator._transfer_params_to_java()
+        count = jvm.scala.Some(classes) if classes is not None else jvm.scala.Option.apply(None)
+        instances = utils.extractInstances(estimator._java_obj, prepared._jdf, count)
+        instances.setName("training instances")
+        return instances.persist(jvm.org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK())
+    except Py4JError:
+        return None
+
+
+def _grow(estimator: Any, prepared: DataFrame, instances: Any, classes: int) -> Any:
+    """The tree ``estimator.fit(prepared)`` would return, grown from ``instances`` by the call
+    ``fit`` makes (``RandomForest.run``, one tree, all features, the estimator's seed)."""
+    from pyspark.ml.classification import DecisionTreeClassificationModel
+    from pyspark.ml.regression import DecisionTreeRegressionModel
+
+    jvm = prepared.sparkSession.sparkContext._jvm
+    assert jvm is not None
+    java = estimator._java_obj
+    categorical = jvm.org.apache.spark.ml.util.MetadataUtils.getCategoricalFeatures(
+        prepared._jdf.schema().apply(FEATURES)
+    )
+    classify = isinstance(estimator, _classifier_type())
+    strategy = (
+        java.getOldStrategy(categorical, classes) if classify else java.getOldStrategy(categorical)
+    )
+    trees = jvm.org.apache.spark.ml.tree.impl.RandomForest.run(
+        instances,
+        strategy,
+        1,
+        "all",
+        int(estimator.getOrDefault(estimator.seed)),
+        jvm.scala.Option.apply(None),
+        True,
+        jvm.scala.Some(java.uid()),
+    )
+    model: Any = (
+        DecisionTreeClassificationModel(trees[0])
+        if classify
+        else DecisionTreeRegressionModel(trees[0])
+    )
+    estimator._copyValues(model)
+    model._transfer_params_to_java()
+    return model
+
+
+def _classifier_type() -> type:
+    from pyspark.ml.classification import DecisionTreeClassifier
+
+    return DecisionTreeClassifier
+
+
+def _search(
+    estimator: Any, prepared: DataFrame, options: TrainOptions, max_bins: int, log: Log
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The best tree of the ``--grid`` search, and each parameter set's score."""
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
+
+    classify = isinstance(estimator, _classifier_type())
     builder = ParamGridBuilder()
     names = {
         "max_depth": estimator.maxDepth,
@@ -397,7 +516,7 @@ def _fit_tree(
         MulticlassClassificationEvaluator(
             labelCol=LABEL, predictionCol="prediction", metricName="accuracy"
         )
-        if task == "classification"
+        if classify
         else RegressionEvaluator(labelCol=LABEL, predictionCol="prediction", metricName="rmse")
     )
     if options.cv_folds:
@@ -420,7 +539,7 @@ def _fit_tree(
         )
     model = search.fit(prepared)
     scores = model.avgMetrics if options.cv_folds else model.validationMetrics
-    metric = "accuracy" if task == "classification" else "rmse"
+    metric = "accuracy" if classify else "rmse"
     tuning = [
         {"params": {p.name: v for p, v in params.items()}, metric: float(score)}
         for params, score in zip(grid, scores, strict=True)

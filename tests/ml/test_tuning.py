@@ -1,0 +1,84 @@
+"""The tuned training path grows the tree MLlib's own ``fit`` grows, from the same inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkglue.ml import TrainOptions
+from sparkglue.ml import training as training_module
+from sparkglue.workspace import Workspace
+
+from .conftest import DEMO_FEATURES
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+REGRESSION = TrainOptions(
+    table="curated.penguins",
+    label="body_mass_g",
+    task="regression",
+    features=["species", "island", "flipper_length_mm", "culmen_depth_mm", "sex"],
+    max_depth=6,
+)
+CLASSIFICATION = TrainOptions(table="curated.penguins", label="species", features=DEMO_FEATURES)
+
+
+def _stages(model: Any) -> list[Any]:
+    from pyspark.ml import PipelineModel
+
+    return list(PipelineModel.load(str(Path(model.location) / "pipeline")).stages)
+
+
+def _tree_text(tree: Any) -> str:
+    return str(tree.toDebugString).split("\n", 1)[1]  # the first line names the uid
+
+
+@pytest.mark.parametrize("options", [CLASSIFICATION, REGRESSION], ids=["classes", "quantity"])
+def test_tree_grown_from_instances_is_the_tree_fit_returns(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, options: TrainOptions
+) -> None:
+    grown: list[Any] = []
+    real_grow = training_module._grow
+
+    def spy(*args: Any) -> Any:
+        grown.append(real_grow(*args))
+        return grown[-1]
+
+    monkeypatch.setattr(training_module, "_grow", spy)
+    tuned = ml_workspace.ml.train(f"tuned_{options.label}", options)
+    assert len(grown) == 1, "the classic session takes the instances path"
+
+    monkeypatch.setattr(training_module, "_jvm_instances", lambda *args: None)
+    plain = ml_workspace.ml.train(f"plain_{options.label}", options)
+    assert len(grown) == 1, "without instances, fit is called as usual"
+
+    ours, theirs = _stages(tuned)[-1], _stages(plain)[-1]
+    assert _tree_text(ours) == _tree_text(theirs)
+    assert ours.numNodes == theirs.numNodes > 3
+    assert list(ours.featureImportances.toArray()) == list(theirs.featureImportances.toArray())
+    for param in ("maxDepth", "maxBins", "impurity", "seed", "featuresCol", "labelCol"):
+        assert ours.getOrDefault(param) == theirs.getOrDefault(param), param
+    assert tuned.metadata["metrics"] == plain.metadata["metrics"]
+
+
+def test_mean_imputer_holds_the_means_of_the_training_rows(ml_workspace: Workspace) -> None:
+    from pyspark.ml.feature import Imputer
+
+    model = ml_workspace.ml.train("imputed", CLASSIFICATION)
+    casts, imputer = _stages(model)[:2]
+    assert type(imputer).__name__ == "ImputerModel"
+    source = ml_workspace.spark().table(CLASSIFICATION.table)
+    plan_label = source.filter(source[CLASSIFICATION.label].isNotNull())
+    train = training_module.split_rows(plan_label, CLASSIFICATION, test=False)
+    inputs = imputer.getInputCols()
+    expected = (
+        Imputer(inputCols=inputs, outputCols=imputer.getOutputCols(), strategy="mean")
+        .fit(casts.transform(train))
+        .surrogateDF.first()
+    )
+    learned = imputer.surrogateDF.first()
+    assert learned is not None and expected is not None
+    for column in inputs:
+        assert learned[column] == pytest.approx(expected[column], rel=1e-12), column
