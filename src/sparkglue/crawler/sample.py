@@ -2,11 +2,14 @@
 
 Classifiers never load a file whole. ``head()`` returns at most ``HEAD_BYTES`` of decompressed
 content; columnar formats read their footer through pyarrow, which seeks. A file is local, or
-an object of a pyarrow filesystem (S3) when ``filesystem`` is given.
+an object of a pyarrow filesystem (S3) when ``filesystem`` is given. A local file no larger
+than ``HEAD_BYTES`` is read once, whole, in one call: its magic bytes, its end and its head
+all come from that read.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -32,6 +35,7 @@ class FileSample:
     _checked: bool = field(default=False, repr=False)
     _consumed: int = field(default=0, repr=False)
     _text: str | None = field(default=None, repr=False)
+    _stored: bytes | None = field(default=None, repr=False)
     head_error: str | None = None
     text_error: str | None = None
     filesystem: Any = field(default=None, repr=False)
@@ -41,13 +45,28 @@ class FileSample:
         st = path.stat()
         return cls(path=path, relative=relative, size=st.st_size, mtime=st.st_mtime)
 
+    def stored_bytes(self) -> bytes | None:
+        """The whole stored file, for a local file no larger than ``HEAD_BYTES`` (read once);
+        None for a larger file or an object of a remote filesystem."""
+        if self._stored is None and self.filesystem is None and 0 < self.size <= HEAD_BYTES:
+            with open(self.path, "rb", buffering=0) as fh:  # noqa: PTH123 (a str path)
+                self._stored = fh.read(self.size)
+        return self._stored
+
     def first_bytes(self, n: int = 16) -> bytes:
         if self._first is None:
-            with self.open_raw() as fh:
-                self._first = fh.read(64)
+            stored = self.stored_bytes()
+            if stored is not None:
+                self._first = stored[:64]
+            else:
+                with self.open_raw() as fh:
+                    self._first = fh.read(64)
         return self._first[:n]
 
     def last_bytes(self, n: int) -> bytes:
+        stored = self.stored_bytes()
+        if stored is not None:
+            return stored[-n:] if n else b""
         with self.open_raw() as fh:
             fh.seek(max(0, self.size - n))
             return fh.read(n)
@@ -64,8 +83,18 @@ class FileSample:
         ``head_error`` then says why)."""
         if self._head is None:
             try:
-                with self.open_raw() as raw:
-                    self._head, self._consumed = read_head_from(raw, self.compression, HEAD_BYTES)
+                stored = self.stored_bytes()
+                if stored is not None and self.compression is None:
+                    self._head, self._consumed = stored, len(stored)
+                elif stored is not None:
+                    self._head, self._consumed = read_head_from(
+                        io.BytesIO(stored), self.compression, HEAD_BYTES
+                    )
+                else:
+                    with self.open_raw() as raw:
+                        self._head, self._consumed = read_head_from(
+                            raw, self.compression, HEAD_BYTES
+                        )
             except Exception as exc:  # a corrupt stream is a property of the file, recorded
                 self.head_error = f"cannot decompress ({self.compression}): {exc}"
                 self._head = b""

@@ -79,9 +79,13 @@ class ParquetClassifier:
                 self.name, self.classification, "PAR1 magic missing at the end (truncated?)"
             )
         try:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            if sample.filesystem is None:
+            stored = sample.stored_bytes()
+            if stored is not None:  # already read whole: no second open
+                meta = pq.read_metadata(pa.BufferReader(stored))
+            elif sample.filesystem is None:
                 meta = pq.read_metadata(sample.path)
             else:
                 with sample.open_raw() as fh:

@@ -66,10 +66,7 @@ def _record_types(objects: list[dict[str, Any]]) -> dict[str, str | None]:
     by_key: Iterable[Sequence[Any]] | None = None
     if set(map(len, objects)) == {len(keys)}:
         try:  # every record has the same keys (the common case): transpose at C speed
-            if len(keys) == 1:
-                by_key = [list(map(itemgetter(keys[0]), objects))]
-            else:
-                by_key = list(zip(*map(itemgetter(*keys), objects), strict=True))
+            by_key = [list(map(itemgetter(key), objects)) for key in keys]
         except KeyError:
             by_key = None
     if by_key is None:
