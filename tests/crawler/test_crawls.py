@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sparkglue.catalog import DatabaseInput
 from sparkglue.crawler import CrawlerSpec
 from sparkglue.crawler.classifiers import builtin_classifiers
+from sparkglue.crawler.classifiers.csv import CsvClassifier
 from sparkglue.crawler.engine import FileResult, plan_tables, scan
 from sparkglue.crawler.globs import ExclusionSet
 from sparkglue.crawler.sample import FileSample
@@ -111,6 +112,94 @@ def test_random_bytes_never_escape_a_classifier(tmp_path: Path, data: bytes, suf
     for classifier in builtin_classifiers():
         verdict = classifier.classify(FileSample.of(path, path.name))
         assert 0.0 <= verdict.certainty <= 1.0
+
+
+_CELL = st.text(alphabet="0123456789+-.eExXtrufalsTRUFALSnNiIy \u0662\u00bd", max_size=6)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_CELL, _CELL), min_size=2, max_size=12))
+def test_csv_types_are_the_same_through_arrow_and_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[str, str]]
+) -> None:
+    """Arrow types most samples; the Python rules type the rest: the two must agree."""
+    import pyarrow.csv  # noqa: F401 (loaded, Arrow's reader is used)
+
+    from sparkglue.crawler.classifiers import csv as csv_module
+
+    path = write(tmp_path / "t.csv", "name,other,k\n" + "".join(f"{a},{b},x\n" for a, b in rows))
+    classifier = csv_module.CsvClassifier()
+    through_arrow = classifier.classify(FileSample.of(path, path.name))
+    with monkeypatch.context() as patched:
+        patched.setattr(csv_module, "_arrow_types", lambda *args: None)
+        in_python = classifier.classify(FileSample.of(path, path.name))
+    assert through_arrow.certainty == in_python.certainty
+    if through_arrow.schema is not None:
+        assert in_python.schema is not None
+        assert through_arrow.schema.columns == in_python.schema.columns
+
+
+def test_a_small_file_is_read_once_for_every_classifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sparkglue.crawler.classifiers import classify
+
+    pq.write_table(pa.table({"n": [1, 2]}), tmp_path / "t.parquet")
+    write(tmp_path / "t.csv", "a,b\n1,x\n2,y\n")
+
+    def no_second_open(self: FileSample) -> Any:
+        raise AssertionError(f"{self.relative} opened again")
+
+    monkeypatch.setattr(FileSample, "open_raw", no_second_open)
+    for name, expected in (("t.parquet", "parquet"), ("t.csv", "csv")):
+        verdict, _ = classify(FileSample.of(tmp_path / name, name))
+        assert verdict is not None and verdict.classification == expected
+
+
+def test_arrow_types_csv_samples_once_loaded_and_python_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.csv  # noqa: F401
+
+    from sparkglue.crawler.classifiers import csv as csv_module
+
+    calls: list[Any] = []
+    real = csv_module._arrow_types
+    monkeypatch.setattr(csv_module, "_arrow_types", lambda *a: calls.append(real(*a)) or calls[-1])
+    path = write(tmp_path / "p.csv", "a,b,c\n1,x,true\n2,y,false\n+3,z,TRUE\n")
+    verdict = CsvClassifier().classify(FileSample.of(path, path.name))
+    assert calls == [None]  # "+3": typed in Python, as a whole number
+    assert verdict.schema is not None
+    assert verdict.schema.columns == [("a", "bigint"), ("b", "string"), ("c", "boolean")]
+    path.write_text("a,b,c\n1,x,true\n2,y,false\n3.5,z,TRUE\n")
+    CsvClassifier().classify(FileSample.of(path, path.name))
+    assert calls[-1] == ["double", "string", "boolean"]
+    monkeypatch.setattr(csv_module, "_arrow_loaded", lambda: False)
+    CsvClassifier().classify(FileSample.of(path, path.name))
+    assert len(calls) == 2  # not loaded: Python types the rows
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+1", "bigint"),
+        ("0x1F", "string"),
+        ("NaN", "string"),
+        ("-Infinity", "string"),
+        ("tRuE", "boolean"),
+        ("\u0661\u0662", "string"),  # digits of another script are text, as in Spark
+        ("1e5", "double"),
+        ("9223372036854775808", "double"),
+    ],
+)
+def test_csv_number_and_boolean_rules(tmp_path: Path, value: str, expected: str) -> None:
+    path = write(tmp_path / "v.csv", f"label,value,n\na,{value},1\nb,{value},2\n")
+    verdict = CsvClassifier().classify(FileSample.of(path, path.name))
+    assert verdict.schema is not None
+    assert dict(verdict.schema.columns)["value"] == expected
 
 
 # ---- grouping and partitions -----------------------------------------------------------------

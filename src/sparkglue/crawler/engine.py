@@ -7,6 +7,7 @@ share the folder's result) and read only as far as their head or footer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import Counter
@@ -294,6 +295,7 @@ def scan(
 
 
 _PARALLEL_FROM = 256  # below this many files, worker processes cost more than they save
+_ARROW_FROM = 64  # below this many files, loading Arrow's CSV reader costs more than it saves
 _OBJECT_STORE_THREADS = 16  # object reads wait on the network, not on a core
 _worker_classifiers: Sequence[Classifier] = ()
 
@@ -318,6 +320,9 @@ def _classify_all(
 ) -> Iterator[FileResult]:
     """Classify files, on every core when there are many (each file is independent); objects
     of a remote filesystem on threads (a forked process must not inherit the S3 client)."""
+    if len(todo) >= _ARROW_FROM:
+        with contextlib.suppress(ImportError):  # before any fork: Arrow types CSV samples
+            import pyarrow.csv  # noqa: F401
     if filesystem is not None:
         from concurrent.futures import ThreadPoolExecutor
 

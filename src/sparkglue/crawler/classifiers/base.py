@@ -57,8 +57,8 @@ class Classifier(Protocol):
     def classify(self, sample: FileSample) -> Verdict: ...
 
 
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
 _BOOL = {"true", "false"}
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -83,8 +83,9 @@ def infer_text_type(value: str) -> str | None:
 # Whole-column patterns: one value per line, blanks around a value and empty values allowed.
 _B = r"[ \t\r\f\v]*"
 _EMPTY_OR = r"(?:" + _B + r"(?:{v})?" + _B + r")"
-_NUM_INT = r"[+-]?\d+"
-_NUM_FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"
+# ASCII digits only, as Spark and Hive parse numbers (Python's \d takes any script's digits).
+_NUM_INT = r"[+-]?[0-9]+"
+_NUM_FLOAT = r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _WORD_BOOL = r"(?i:true|false)"
 _INT_LINES = re.compile(r"(?:{0}\n)*{0}".format(_EMPTY_OR.format(v=_NUM_INT)))
 _FLOAT_LINES = re.compile(r"(?:{0}\n)*{0}".format(_EMPTY_OR.format(v=_NUM_FLOAT)))

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections import Counter
 from dataclasses import dataclass
+from itertools import product
+from typing import Any
 
 from sparkglue.crawler.classifiers.base import (
     Inferred,
@@ -103,7 +106,9 @@ class CsvClassifier:
         delimiter, rows, _ = best
         width = Counter(len(r) for r in rows).most_common(1)[0][0]
         arrow_types = None
-        if opts.disable_value_trimming or not _has_padding(lines_text, delimiter):
+        if _arrow_loaded() and (
+            opts.disable_value_trimming or not _has_padding(lines_text, delimiter)
+        ):
             arrow_types = _arrow_types(lines_text, delimiter, opts.quote_symbol, width)
         if arrow_types is None:  # the exact, slower way: every sampled row in Python
             rows = _parse(lines_text, delimiter, opts.quote_symbol, _MAX_ROWS + 1)
@@ -205,7 +210,13 @@ def _parse(text: str, delimiter: str, quote: str, limit: int) -> list[list[str]]
 
 
 _DETECT_ROWS = 100  # enough rows to tell the delimiter and the column count
-_ARROW_TYPES = {"int64": "bigint", "double": "double", "bool": "boolean", "null": None}
+
+
+def _arrow_loaded() -> bool:
+    """Whether Arrow's CSV reader is loaded. A crawl of many files loads it up front (see
+    ``crawler.engine``); for a few files, loading it would cost more than typing them in
+    Python, which gives the same types (a test compares the two)."""
+    return "pyarrow.csv" in sys.modules
 
 
 def _has_padding(text: str, delimiter: str) -> bool:
@@ -218,17 +229,34 @@ def _has_padding(text: str, delimiter: str) -> bool:
     return any(f"{e}{b}" in text or f"{b}{e}" in text for e in edges for b in (" ", "\t"))
 
 
+_ARROW_TYPES = {"int64": "bigint", "double": "double", "bool": "boolean", "null": None}
+
+
+def _case_variants(word: str) -> list[str]:
+    """Every spelling of ``word`` in upper and lower case letters."""
+    return ["".join(letters) for letters in product(*((c.lower(), c.upper()) for c in word))]
+
+
+# Glue's booleans are true and false in any case; Arrow takes a list of exact spellings.
+_TRUE = _case_variants("true")
+_FALSE = _case_variants("false")
+
+
 def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str | None] | None:
     """Types of the data rows (after the first) of up to 1,000 rows by Arrow's C++ CSV reader,
-    mapped to Glue's: dates and timestamps stay strings, only true/false are booleans, only
-    empty values are null. None when Arrow cannot read them the same way (ragged rows…)."""
+    mapped to Glue's rules (those ``infer_column_type`` applies in Python): dates and
+    timestamps stay strings, only true/false (in any case) are booleans, only empty values are
+    null. None when Arrow cannot read them the same way, and the rows are then typed in
+    Python: ragged rows; and what Arrow's number parsers take more liberally than Glue's rules
+    (hexadecimal ``0x1F``, NaN and infinities, ``+1`` which Arrow makes a double)."""
     try:
+        import numpy as np
         import pyarrow as pa
         import pyarrow.csv as pcsv
     except ImportError:
         return None
     body = text.split("\n", 1)[1] if "\n" in text else ""
-    if not body.strip():
+    if not body.strip() or "0x" in body or "0X" in body:
         return None
     rest = body.split("\n", _MAX_ROWS)[-1] if body.count("\n", 0) >= _MAX_ROWS else ""
     try:
@@ -240,8 +268,8 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
             ),
             convert_options=pcsv.ConvertOptions(
                 null_values=[""],
-                true_values=["true", "True", "TRUE"],
-                false_values=["false", "False", "FALSE"],
+                true_values=_TRUE,
+                false_values=_FALSE,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 timestamp_parsers=[],
@@ -251,7 +279,27 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
         return None
     if table.num_columns != width:
         return None
-    return [_ARROW_TYPES.get(str(field.type), "string") for field in table.schema]
+    types = [_ARROW_TYPES.get(str(field.type), "string") for field in table.schema]
+    for kind, column in zip(types, table.columns, strict=True):
+        if kind != "double":
+            continue
+        if "+" in body:  # "+1" is a whole number to Glue, a double to Arrow
+            return None
+        if not all(_finite(chunk, np) for chunk in column.chunks):
+            return None  # NaN and infinities are text to Glue
+    return types
+
+
+def _finite(chunk: Any, np: Any) -> bool:
+    """Whether every value of a chunk of doubles is a finite number (nulls aside), read from
+    its buffers (Arrow's compute functions cost more to load than to use here)."""
+    validity, data = chunk.buffers()
+    values = np.frombuffer(data, dtype=np.float64, count=chunk.offset + len(chunk))
+    values = values[chunk.offset :]
+    if validity is not None and chunk.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        values = values[bits[chunk.offset : chunk.offset + len(chunk)].astype(bool)]
+    return bool(np.isfinite(values).all())
 
 
 def _looks_like_header(first: list[str], data_types: list[str | None]) -> bool:
