@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,21 @@ def test_jdbc_driver_jars_of_the_os_packages_join_the_users_jars(
     conf = _conf(tmp_path, "local[2]", **{"spark.jars": "/opt/extra.jar"})
     assert conf["spark.jars"] == f"{shelf / 'postgresql-42.5.5.jar'},/opt/extra.jar"
     assert "spark.jars" not in _conf(tmp_path, "sc://localhost:15002")
+
+
+def test_connect_calls_run_without_the_cycle_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from sparkglue.spark import session as session_module
+
+    session: Any = object()
+    monkeypatch.setattr(session_module, "is_connect", lambda spark: spark is session)
+    assert gc.isenabled()
+    with session_module.calls_without_collector(session):
+        assert not gc.isenabled()  # no finalizer can run inside a call to the server
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), session_module.calls_without_collector(session):
+        raise RuntimeError("a failed call")
+    assert gc.isenabled()
+    with session_module.calls_without_collector(object()):
+        assert gc.isenabled()  # a classic session: nothing changes

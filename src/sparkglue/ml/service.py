@@ -44,7 +44,7 @@ from sparkglue.ml.predictor import (
     read_model_json,
 )
 from sparkglue.ml.specs import TrainOptions, plan_features
-from sparkglue.spark import is_connect
+from sparkglue.spark import calls_without_collector, is_connect
 from sparkglue.store import MetadataStore, new_record_id, process_alive, utc_now
 from sparkglue.store import schema as s
 
@@ -273,12 +273,15 @@ class MLService:
         table = self.catalog.get_table(database, table_name)
         plan = plan_features(table, options)
         options.check_impurity(plan.task)
-        with self._recorded(
-            "TRAIN",
-            name,
-            {"table": options.table, "label": options.label}
-            | {k: v for k, v in options.params().items() if v not in (None, {})},
-        ) as (run_id, log, metrics):
+        with (
+            self._recorded(
+                "TRAIN",
+                name,
+                {"table": options.table, "label": options.label}
+                | {k: v for k, v in options.params().items() if v not in (None, {})},
+            ) as (run_id, log, metrics),
+            calls_without_collector(self._spark()),
+        ):
             return self._train(name, options, table, plan, run_id, log, metrics)
 
     def _train(
@@ -653,7 +656,8 @@ class MLService:
         arguments = {"model": model.ref, "table": table, "output": output}
         with self._recorded("PREDICT", model.name, arguments) as (_run_id, log, metrics):
             metrics["model_version"] = model.version
-            rows = self._predict(model, meta, source_table, out_db, out_name, location, log)
+            with calls_without_collector(self._spark()):
+                rows = self._predict(model, meta, source_table, out_db, out_name, location, log)
             metrics.update(records_read=rows, records_written=rows, output=output)
         return self.get_run(_run_id)
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from sparkglue.spark.java import MIN_JAVA, require_java
 from sparkglue.spark.registration import CatalogBinding, attach_catalog, spark_table_ddl
-from sparkglue.spark.session import build_session, check_prerequisites, is_connect, session_conf
+from sparkglue.spark.session import (
+    build_session,
+    calls_without_collector,
+    check_prerequisites,
+    is_connect,
+    session_conf,
+)
 
 __all__ = [
     "MIN_JAVA",
     "CatalogBinding",
     "attach_catalog",
     "build_session",
+    "calls_without_collector",
     "check_prerequisites",
     "is_connect",
     "require_java",

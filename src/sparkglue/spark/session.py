@@ -7,9 +7,12 @@ workspace, quiet logs); everything in ``Settings.spark_conf`` goes on top.
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -22,7 +25,13 @@ from sparkglue.spark.java import require_java
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["build_session", "check_prerequisites", "is_connect", "session_conf"]
+__all__ = [
+    "build_session",
+    "calls_without_collector",
+    "check_prerequisites",
+    "is_connect",
+    "session_conf",
+]
 
 
 # JDBC drivers as the OS packages install them (Debian/Ubuntu: libpostgresql-jdbc-java,
@@ -97,6 +106,25 @@ def is_connect(spark: SparkSession) -> bool:
     (``sparkContext``, RDDs, ``_jvm``) in this process."""
     connect = sys.modules.get("pyspark.sql.connect.session")
     return connect is not None and isinstance(spark, connect.SparkSession)
+
+
+@contextmanager
+def calls_without_collector(spark: SparkSession) -> Iterator[None]:
+    """Keep Python's cycle collector off while ``spark`` works, if it is a Spark Connect session,
+    and collect afterwards, between calls to the server.
+
+    PySpark's ML objects on Spark Connect delete their copy on the server from ``__del__``, with
+    a call to the server. When the cycle collector runs such a finalizer in the middle of
+    another call (gRPC allocates as it sends), the second call waits for the first forever."""
+    if not is_connect(spark) or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 def check_prerequisites(settings: Settings) -> None:
