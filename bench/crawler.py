@@ -6,7 +6,9 @@ PARTITIONS Hive partitions ``dt=…``, about SIZE_MB in all), then measures in o
 - a full crawl (fresh process; its peak RSS),
 - Spark's schema inference over the same folders: CSV ``inferSchema``, JSON inference, Parquet
   ``mergeSchema`` (one local[*] session, JVM start excluded),
-- an incremental recrawl (CRAWL_NEW_FOLDERS_ONLY) after one partition is added.
+- an incremental recrawl (CRAWL_NEW_FOLDERS_ONLY) after one partition is added;
+- classification alone, one file after another in this process (500 files of each format,
+  after 50 untimed ones): the CPU a file costs, set against Spark's time per file.
 
 Usage: .venv/bin/python bench/crawler.py [--files 10000] [--partitions 100] [--size-mb 1000]
 """
@@ -117,6 +119,27 @@ def generate(root: Path, files: int, partitions: int, size_mb: int) -> dict[str,
     return counts
 
 
+def classify_cost(lake: Path, files: int = 500, warm: int = 50) -> dict[str, float]:
+    """Milliseconds of CPU to classify one file of each format, one after another."""
+    import pyarrow.csv  # noqa: F401 (loaded, as a crawl of many files loads it)
+
+    from sparkglue.crawler.classifiers import classify
+    from sparkglue.crawler.sample import FileSample
+
+    cost = {}
+    for fmt in ("csv", "json", "parquet"):
+        paths = sorted((lake / f"{fmt}_t").rglob("part-*"))[: warm + files]
+        samples = [FileSample.of(p, p.name) for p in paths]
+        for sample in samples[:warm]:
+            classify(sample)
+        clock = time.process_time()
+        for sample in samples[warm:]:
+            verdict, _ = classify(sample)
+            assert verdict is not None and verdict.classification == fmt
+        cost[fmt] = (time.process_time() - clock) / (len(samples) - warm) * 1000
+    return cost
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
@@ -213,6 +236,12 @@ def main() -> None:
         print(
             f"| crawl peak RSS (MB): main process / largest worker | {full['rss_mb']:.0f} / "
             f"{full['worker_rss_mb']:.0f} | — | — |"
+        )
+        per_file = classify_cost(lake)
+        print(
+            "| classification alone, CPU per file (ms) | "
+            + ", ".join(f"{fmt} {ms:.2f}" for fmt, ms in per_file.items())
+            + f" | {spark_total / sum(counts.values()) * 1000:.2f} (Spark, all files) | — |"
         )
         print(
             f"\nSpark per format (s): {', '.join(f'{k} {v:.2f}' for k, v in spark.items())}; "
