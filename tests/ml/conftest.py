@@ -67,10 +67,16 @@ COLUMNS = [
 ]
 
 
-def add_table(ws: Workspace, name: str, rows: list[dict[str, Any]]) -> str:
+def add_table(
+    ws: Workspace,
+    name: str,
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str, Any]] = COLUMNS,
+) -> str:
+    """``rows`` as a Parquet table ``curated.NAME`` of ``columns`` (name, Hive type, Arrow type)."""
     folder = ws.settings.lake_root / "curated" / name
     folder.mkdir(parents=True, exist_ok=True)
-    schema = pa.schema([(n, t) for n, _, t in COLUMNS])
+    schema = pa.schema([(n, t) for n, _, t in columns])
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-0.parquet")
     if not any(d.name == "curated" for d in ws.catalog.list_databases()):
         ws.catalog.create_database(DatabaseInput(name="curated"))
@@ -78,7 +84,7 @@ def add_table(ws: Workspace, name: str, rows: list[dict[str, Any]]) -> str:
         "curated",
         TableInput(
             name=name,
-            columns=[Column(name=n, type=t) for n, t, _ in COLUMNS],
+            columns=[Column(name=n, type=t) for n, t, _ in columns],
             location=str(folder),
             parameters={"classification": "parquet"},
         ),

@@ -11,7 +11,7 @@ from sparkglue.ml import TrainOptions
 from sparkglue.ml import training as training_module
 from sparkglue.workspace import Workspace
 
-from .conftest import DEMO_FEATURES
+from .conftest import DEMO_FEATURES, add_table
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -82,3 +82,40 @@ def test_mean_imputer_holds_the_means_of_the_training_rows(ml_workspace: Workspa
     assert learned is not None and expected is not None
     for column in inputs:
         assert learned[column] == pytest.approx(expected[column], rel=1e-12), column
+
+
+def test_timestamp_and_date_features_are_imputed_with_their_training_means(
+    ml_workspace: Workspace,
+) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    ws = ml_workspace
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    rows = [
+        {
+            "at": None if i % 7 == 0 else start + dt.timedelta(hours=i, microseconds=i),
+            "day": None if i % 5 == 0 else dt.date(2026, 1, 1) + dt.timedelta(days=i % 30),
+            "kind": "late" if i % 24 >= 12 else "early",
+        }
+        for i in range(200)
+    ]
+    columns = [
+        ("at", "timestamp", pa.timestamp("us", tz="UTC")),
+        ("day", "date", pa.date32()),
+        ("kind", "string", pa.string()),
+    ]
+    add_table(ws, "events", rows, columns)
+    options = TrainOptions(
+        table="curated.events", label="kind", features=["at", "day"], max_depth=4
+    )
+    model = ws.ml.train("events", options)
+    imputer = _stages(model)[1]
+    learned = imputer.surrogateDF.first()
+    assert learned is not None
+    source = ws.spark().table("curated.events")
+    train = training_module.split_rows(source, options, test=False).toPandas()
+    at = [t.timestamp() for t in train["at"].dropna()]
+    assert learned[imputer.getInputCols()[0]] == pytest.approx(sum(at) / len(at), rel=1e-12)
+    assert model.metadata["metrics"]["accuracy"] > 0.5

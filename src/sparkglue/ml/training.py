@@ -166,7 +166,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             )
             aggs.append(F.count(F.when(present, 1)).alias(f"n:{f.name}"))
             if options.impute == "mean":
-                value = F.expr(_as_double(f))
+                value = F.expr(_as_double(f)).cast("double")  # as Imputer casts its input
                 aggs.append(
                     F.avg(F.when(in_training & ~F.isnan(value), value)).alias(f"m:{f.name}")
                 )
@@ -266,6 +266,12 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             strategy=options.impute,
         )
         if options.impute == "mean":
+            empty = [f.name for _, f in numeric if profile[f"m:{f.name}"] is None]
+            if empty:
+                raise InvalidInput(
+                    f"feature(s) {', '.join(empty)} have no values in the training split of "
+                    f"{options.table}; leave them out of --features or lower --test-fraction"
+                )
             # The means are known from the profile: an imputer fitted on one row of them
             # holds exactly those surrogates, without another pass over the training rows.
             means = spark.createDataFrame(
@@ -303,33 +309,29 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         partitions = min(max(1, spark.sparkContext.defaultParallelism), wanted)
         if prepared.rdd.getNumPartitions() != partitions:
             prepared = prepared.repartition(partitions)
-    instances = (
-        None
-        if options.grid
-        else _jvm_instances(estimator, prepared, len(label_labels) if label_labels else None)
-    )
-    if instances is None:
-        prepared = prepared.localCheckpoint(eager=True)
-        train_rows = prepared.count()
-    else:
-        train_rows = int(instances.count())
-    if train_rows == 0:
-        if instances is not None:
-            instances.unpersist(False)
-        raise InvalidInput(
-            f"the training split of {options.table} is empty ({rows} rows, test fraction "
-            f"{options.test_fraction}); lower --test-fraction"
-        )
-    seconds["materialise"] = time.perf_counter() - clock
-    log(f"Training rows materialised: {train_rows} in {partitions} partition(s)")
-
-    clock = time.perf_counter()
+    classes = len(label_labels) if task == "classification" else None
+    instances = None if options.grid else _jvm_instances(estimator, prepared, classes)
     tuning: list[dict[str, Any]] = []
-    if not options.grid:
-        log(f"Fitting a depth-{options.max_depth} {task} tree ({impurity}, maxBins {max_bins})")
-    try:
-        if instances is not None:
-            tree = _grow(estimator, prepared, instances, len(label_labels))
+    try:  # the instances are released whatever happens, a failed count included
+        if instances is None:
+            prepared = prepared.localCheckpoint(eager=True)
+            train_rows = prepared.count()
+        else:
+            train_rows = int(instances.count())
+        if train_rows == 0:
+            raise InvalidInput(
+                f"the training split of {options.table} is empty ({rows} rows, test fraction "
+                f"{options.test_fraction}); lower --test-fraction"
+            )
+        seconds["materialise"] = time.perf_counter() - clock
+        log(f"Training rows materialised: {train_rows} in {partitions} partition(s)")
+
+        clock = time.perf_counter()
+        if not options.grid:
+            log(f"Fitting a depth-{options.max_depth} {task} tree ({impurity}, maxBins {max_bins})")
+        grown = None if instances is None else _grow(estimator, prepared, instances, classes)
+        if grown is not None:
+            tree = grown
         elif not options.grid:
             tree = estimator.fit(prepared)
         else:
@@ -432,7 +434,7 @@ def _jvm_instances(estimator: Any, prepared: DataFrame, classes: int | None) -> 
     spark = prepared.sparkSession
     if is_connect(spark):
         return None
-    from py4j.protocol import Py4JError
+    from py4j.protocol import Py4JError, Py4JJavaError
 
     try:
         jvm = spark.sparkContext._jvm
@@ -443,50 +445,54 @@ def _jvm_instances(estimator: Any, prepared: DataFrame, classes: int | None) -> 
         instances = utils.extractInstances(estimator._java_obj, prepared._jdf, count)
         instances.setName("training instances")
         return instances.persist(jvm.org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK())
+    except Py4JJavaError:
+        raise  # Spark's own error about the data: as fit would raise it
     except Py4JError:
         return None
 
 
-def _grow(estimator: Any, prepared: DataFrame, instances: Any, classes: int) -> Any:
+def _grow(estimator: Any, prepared: DataFrame, instances: Any, classes: int | None) -> Any:
     """The tree ``estimator.fit(prepared)`` would return, grown from ``instances`` by the call
-    ``fit`` makes (``RandomForest.run``, one tree, all features, the estimator's seed)."""
+    ``fit`` makes (``RandomForest.run``, one tree, all features, the estimator's seed); None
+    when one of those entry points is not there (the caller then calls ``fit``)."""
+    from py4j.protocol import Py4JError, Py4JJavaError
     from pyspark.ml.classification import DecisionTreeClassificationModel
     from pyspark.ml.regression import DecisionTreeRegressionModel
 
     jvm = prepared.sparkSession.sparkContext._jvm
     assert jvm is not None
     java = estimator._java_obj
-    categorical = jvm.org.apache.spark.ml.util.MetadataUtils.getCategoricalFeatures(
-        prepared._jdf.schema().apply(FEATURES)
-    )
-    classify = isinstance(estimator, _classifier_type())
-    strategy = (
-        java.getOldStrategy(categorical, classes) if classify else java.getOldStrategy(categorical)
-    )
-    trees = jvm.org.apache.spark.ml.tree.impl.RandomForest.run(
-        instances,
-        strategy,
-        1,
-        "all",
-        int(estimator.getOrDefault(estimator.seed)),
-        jvm.scala.Option.apply(None),
-        True,
-        jvm.scala.Some(java.uid()),
-    )
+    try:
+        categorical = jvm.org.apache.spark.ml.util.MetadataUtils.getCategoricalFeatures(
+            prepared._jdf.schema().apply(FEATURES)
+        )
+        strategy = (
+            java.getOldStrategy(categorical, classes)
+            if classes is not None
+            else java.getOldStrategy(categorical)
+        )
+        trees = jvm.org.apache.spark.ml.tree.impl.RandomForest.run(
+            instances,
+            strategy,
+            1,
+            "all",
+            int(estimator.getOrDefault(estimator.seed)),
+            jvm.scala.Option.apply(None),
+            True,
+            jvm.scala.Some(java.uid()),
+        )
+    except Py4JJavaError:
+        raise  # Spark's own error about the data: as fit would raise it
+    except Py4JError:
+        return None
     model: Any = (
         DecisionTreeClassificationModel(trees[0])
-        if classify
+        if classes is not None
         else DecisionTreeRegressionModel(trees[0])
     )
     estimator._copyValues(model)
     model._transfer_params_to_java()
     return model
-
-
-def _classifier_type() -> type:
-    from pyspark.ml.classification import DecisionTreeClassifier
-
-    return DecisionTreeClassifier
 
 
 def _search(
@@ -496,7 +502,7 @@ def _search(
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
-    classify = isinstance(estimator, _classifier_type())
+    classify = estimator.__class__.__name__ == "DecisionTreeClassifier"
     builder = ParamGridBuilder()
     names = {
         "max_depth": estimator.maxDepth,
