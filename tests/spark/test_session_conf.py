@@ -35,7 +35,7 @@ def test_cluster_masters_keep_spark_defaults_for_parallelism(tmp_path: Path, mas
     conf = _conf(tmp_path, master)
     assert conf["spark.master"] == master
     assert "spark.sql.shuffle.partitions" not in conf
-    assert conf["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
+    assert "spark.executor.extraJavaOptions" not in conf  # the cluster's own, untouched
 
 
 def test_spark_connect_sets_no_jvm_options(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_user_conf_wins_and_java_options_are_appended(tmp_path: Path) -> None:
     assert conf["spark.sql.shuffle.partitions"] == "64"
     assert conf["spark.driver.extraJavaOptions"].endswith(" -Dx=y")
     cluster = _conf(tmp_path, "spark://h:7077", **{"spark.executor.extraJavaOptions": "-Dz=1"})
-    assert cluster["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods -Dz=1"
+    assert cluster["spark.executor.extraJavaOptions"] == "-Dz=1"
 
 
 def test_jdbc_driver_jars_of_the_os_packages_join_the_users_jars(

@@ -55,9 +55,9 @@ def jdbc_driver_jars(dirs: tuple[str, ...] = JDBC_DRIVER_DIRS) -> list[str]:
 # Spark generates one Java method per query stage; with many columns (a tree's twenty features,
 # each cast, imputed and assembled) it passes the 8,000 bytes of bytecode above which the JVM
 # never compiles a method, and the whole stage then runs interpreted, 2-3x slower. Compiling
-# such methods too is the JVM's own switch for it.
+# such methods too is the JVM's own switch for it. Drivers only: a cluster's executors keep
+# the Java options its administrators gave them.
 JIT_OPTIONS = ("-XX:-DontCompileHugeMethods",)
-_JAVA_OPTIONS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 
 def session_conf(settings: Settings) -> dict[str, str]:
@@ -83,8 +83,6 @@ def session_conf(settings: Settings) -> dict[str, str]:
                 "spark.driver.extraJavaOptions": " ".join(java_options),
             }
         )
-        if not master.startswith("local"):  # a cluster's executors are JVMs of their own
-            conf["spark.executor.extraJavaOptions"] = " ".join(JIT_OPTIONS)
     if master.startswith("local"):
         # Small data on few cores: 200 shuffle partitions cost more than they save.
         conf["spark.sql.shuffle.partitions"] = str(max(4, 2 * (os.cpu_count() or 2)))
@@ -93,8 +91,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
     if drivers:
         conf["spark.jars"] = ",".join(drivers)
     for key, value in settings.spark_conf.items():
-        if key in (*_JAVA_OPTIONS, "spark.jars") and key in conf:
-            separator = " " if key in _JAVA_OPTIONS else ","
+        if key in ("spark.driver.extraJavaOptions", "spark.jars") and key in conf:
+            separator = " " if key == "spark.driver.extraJavaOptions" else ","
             conf[key] = f"{conf[key]}{separator}{value}"
         else:
             conf[key] = value
@@ -115,7 +113,9 @@ def calls_without_collector(spark: SparkSession) -> Iterator[None]:
 
     PySpark's ML objects on Spark Connect delete their copy on the server from ``__del__``, with
     a call to the server. When the cycle collector runs such a finalizer in the middle of
-    another call (gRPC allocates as it sends), the second call waits for the first forever."""
+    another call (gRPC allocates as it sends), the second call waits for the first forever.
+    (PySpark 4.1 has no guard of its own; one that skips those deletions while the collector
+    is off would leave the objects freed here on the server until the session ends.)"""
     if not is_connect(spark) or not gc.isenabled():
         yield
         return
