@@ -114,7 +114,14 @@ def test_random_bytes_never_escape_a_classifier(tmp_path: Path, data: bytes, suf
         assert 0.0 <= verdict.certainty <= 1.0
 
 
-_CELL = st.text(alphabet="0123456789+-.eExXtrufalsTRUFALSnNiIy \u0662\u00bd", max_size=6)
+_CELL = st.builds(
+    lambda text, quoted: f'"{text}"' if quoted else text,
+    st.text(
+        alphabet="0123456789+-.eExXtrufalsTRUFALSnNiIy \t\u0662\u00bd\x0b\x0c\xa0\u3000",
+        max_size=6,
+    ),
+    st.booleans(),
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -128,6 +135,10 @@ def test_csv_types_are_the_same_through_arrow_and_in_python(
     from sparkglue.crawler.classifiers import csv as csv_module
 
     path = write(tmp_path / "t.csv", "name,other,k\n" + "".join(f"{a},{b},x\n" for a, b in rows))
+    assert (
+        "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\r")
+        == csv_module.OTHER_BLANKS
+    )
     classifier = csv_module.CsvClassifier()
     through_arrow = classifier.classify(FileSample.of(path, path.name))
     with monkeypatch.context() as patched:
@@ -137,6 +148,26 @@ def test_csv_types_are_the_same_through_arrow_and_in_python(
     if through_arrow.schema is not None:
         assert in_python.schema is not None
         assert through_arrow.schema.columns == in_python.schema.columns
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['" true"', '"5 "', '" "', "1\x0b", "1\xa0", "\u30001", "\t7"],
+    ids=["quoted-bool", "quoted-number", "quoted-blank", "vtab", "nbsp", "ideographic", "tab"],
+)
+def test_csv_blanks_give_the_same_types_through_arrow_and_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    import pyarrow.csv  # noqa: F401
+
+    from sparkglue.crawler.classifiers import csv as csv_module
+
+    path = write(tmp_path / "b.csv", f"a,b,n\nx,{value},1\ny,2,2\nz,{value},3\n")
+    through_arrow = CsvClassifier().classify(FileSample.of(path, path.name))
+    monkeypatch.setattr(csv_module, "_arrow_types", lambda *args: None)
+    in_python = CsvClassifier().classify(FileSample.of(path, path.name))
+    assert through_arrow.schema is not None and in_python.schema is not None
+    assert through_arrow.schema.columns == in_python.schema.columns
 
 
 def test_a_small_file_is_read_once_for_every_classifier(

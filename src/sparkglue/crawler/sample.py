@@ -1,10 +1,10 @@
 """A file as classifiers see it: its size, compression and a bounded, decompressed head.
 
-Classifiers never load a file whole. ``head()`` returns at most ``HEAD_BYTES`` of decompressed
-content; columnar formats read their footer through pyarrow, which seeks. A file is local, or
-an object of a pyarrow filesystem (S3) when ``filesystem`` is given. A local file no larger
-than ``HEAD_BYTES`` is read once, whole, in one call: its magic bytes, its end and its head
-all come from that read.
+Classifiers never load a large file whole. ``head()`` returns at most ``HEAD_BYTES`` of
+decompressed content; columnar formats read their footer through pyarrow, which seeks. A file
+is local, or an object of a pyarrow filesystem (S3) when ``filesystem`` is given. A local file
+no larger than ``HEAD_BYTES`` is read once, whole: its magic bytes, its end, its head (and a
+Parquet footer) all come from that read.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class FileSample:
         """The whole stored file, for a local file no larger than ``HEAD_BYTES`` (read once);
         None for a larger file or an object of a remote filesystem."""
         if self._stored is None and self.filesystem is None and 0 < self.size <= HEAD_BYTES:
-            with open(self.path, "rb", buffering=0) as fh:  # noqa: PTH123 (a str path)
-                self._stored = fh.read(self.size)
+            with open(self.path, "rb") as fh:  # noqa: PTH123 (a str path)
+                self._stored = fh.read(self.size)  # buffered: reads until size or the end
         return self._stored
 
     def first_bytes(self, n: int = 16) -> bytes:

@@ -107,7 +107,8 @@ class CsvClassifier:
         width = Counter(len(r) for r in rows).most_common(1)[0][0]
         arrow_types = None
         if _arrow_loaded() and (
-            opts.disable_value_trimming or not _has_padding(lines_text, delimiter)
+            opts.disable_value_trimming
+            or not _has_padding(lines_text, delimiter, opts.quote_symbol)
         ):
             arrow_types = _arrow_types(lines_text, delimiter, opts.quote_symbol, width)
         if arrow_types is None:  # the exact, slower way: every sampled row in Python
@@ -219,13 +220,23 @@ def _arrow_loaded() -> bool:
     return "pyarrow.csv" in sys.modules
 
 
-def _has_padding(text: str, delimiter: str) -> bool:
-    """Whether a value starts or ends with blanks (Glue trims them; Arrow would not)."""
+# What str.strip() trims besides space, tab and line breaks (every other Unicode blank).
+OTHER_BLANKS = (
+    "\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _has_padding(text: str, delimiter: str, quote: str) -> bool:
+    """Whether a value, quoted or not, may start or end with blanks (Glue trims them; Arrow
+    would not), or the text holds blanks other than space and tab anywhere."""
+    if any(c in text for c in OTHER_BLANKS):  # one fast scan per character
+        return True
     if " " not in text and "\t" not in text:
         return False
     if text[:1] in (" ", "\t") or text.rstrip("\r\n")[-1:] in (" ", "\t"):
         return True
-    edges = (delimiter, "\n", "\r")
+    edges = (delimiter, "\n", "\r", quote)
     return any(f"{e}{b}" in text or f"{b}{e}" in text for e in edges for b in (" ", "\t"))
 
 
@@ -256,7 +267,7 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     except ImportError:
         return None
     body = text.split("\n", 1)[1] if "\n" in text else ""
-    if not body.strip() or "0x" in body or "0X" in body:
+    if not body.strip():
         return None
     rest = body.split("\n", _MAX_ROWS)[-1] if body.count("\n", 0) >= _MAX_ROWS else ""
     try:
@@ -280,12 +291,12 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     if table.num_columns != width:
         return None
     types = [_ARROW_TYPES.get(str(field.type), "string") for field in table.schema]
+    if "bigint" in types and ("0x" in body or "0X" in body):
+        return None  # hexadecimal is text to Glue, a whole number to Arrow
+    if "double" in types and "+" in body:
+        return None  # "+1" is a whole number to Glue, a double to Arrow
     for kind, column in zip(types, table.columns, strict=True):
-        if kind != "double":
-            continue
-        if "+" in body:  # "+1" is a whole number to Glue, a double to Arrow
-            return None
-        if not all(_finite(chunk, np) for chunk in column.chunks):
+        if kind == "double" and not all(_finite(chunk, np) for chunk in column.chunks):
             return None  # NaN and infinities are text to Glue
     return types
 
