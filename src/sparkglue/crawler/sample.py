@@ -85,13 +85,9 @@ class FileSample:
             try:
                 stored = self.stored_bytes()
                 if stored is not None and self.compression is None:
-                    self._head, self._consumed = stored, len(stored)
-                elif stored is not None:
-                    self._head, self._consumed = read_head_from(
-                        io.BytesIO(stored), self.compression, HEAD_BYTES
-                    )
+                    self._head, self._consumed = stored, len(stored)  # no copy
                 else:
-                    with self.open_raw() as raw:
+                    with io.BytesIO(stored) if stored is not None else self.open_raw() as raw:
                         self._head, self._consumed = read_head_from(
                             raw, self.compression, HEAD_BYTES
                         )

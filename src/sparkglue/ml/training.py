@@ -75,14 +75,19 @@ def labelled(source: DataFrame, plan: FeaturePlan) -> DataFrame:
     return source.filter(label.isNotNull())
 
 
-def split_rows(source: DataFrame, options: TrainOptions, *, test: bool) -> DataFrame:
-    """The training (or test) rows of ``source``, as ``fit_pipeline`` splits them."""
+def _marked(source: DataFrame, options: TrainOptions) -> tuple[DataFrame, Column]:
+    """``source`` with the seeded random number that splits it, and the condition that is
+    true for its training rows."""
     from pyspark.sql import functions as F
 
     marked = source.withColumn(SPLIT, F.rand(options.seed))
-    cut = 1.0 - options.test_fraction
-    kept = marked.filter(F.col(SPLIT) >= cut) if test else marked.filter(F.col(SPLIT) < cut)
-    return kept.drop(SPLIT)
+    return marked, F.col(SPLIT) < 1.0 - options.test_fraction
+
+
+def split_rows(source: DataFrame, options: TrainOptions, *, test: bool) -> DataFrame:
+    """The training (or test) rows of ``source``, as ``fit_pipeline`` splits them."""
+    marked, in_training = _marked(source, options)
+    return marked.filter(~in_training if test else in_training).drop(SPLIT)
 
 
 @dataclass
@@ -149,7 +154,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     clock = time.perf_counter()
     label = plan.label
     base = labelled(source, plan)
-    in_training = F.col(SPLIT) < 1.0 - options.test_fraction  # as split_rows cuts
+    marked, in_training = _marked(base, options)  # as split_rows splits
 
     # One profiling pass: rows, missing numbers, distinct strings, distinct labels, and the
     # means of the training rows that mean imputation needs.
@@ -179,7 +184,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     )
     if guess_task:
         aggs.append(F.approx_count_distinct(F.col(quote(label))).alias("__labels"))
-    profile = base.withColumn(SPLIT, F.rand(options.seed)).agg(*aggs).first()
+    profile = marked.agg(*aggs).first()
     assert profile is not None
     rows = int(profile["__rows"])
     if rows == 0:
@@ -335,7 +340,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         elif not options.grid:
             tree = estimator.fit(prepared)
         else:
-            tree, tuning = _search(estimator, prepared, options, max_bins, log)
+            tree, tuning = _search(estimator, prepared, task, options, max_bins, log)
     finally:
         if instances is not None:
             instances.unpersist(False)
@@ -496,13 +501,18 @@ def _grow(estimator: Any, prepared: DataFrame, instances: Any, classes: int | No
 
 
 def _search(
-    estimator: Any, prepared: DataFrame, options: TrainOptions, max_bins: int, log: Log
+    estimator: Any,
+    prepared: DataFrame,
+    task: str,
+    options: TrainOptions,
+    max_bins: int,
+    log: Log,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """The best tree of the ``--grid`` search, and each parameter set's score."""
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
-    classify = estimator.__class__.__name__ == "DecisionTreeClassifier"
+    classify = task == "classification"
     builder = ParamGridBuilder()
     names = {
         "max_depth": estimator.maxDepth,

@@ -261,7 +261,6 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     Python: ragged rows; and what Arrow's number parsers take more liberally than Glue's rules
     (hexadecimal ``0x1F``, NaN and infinities, ``+1`` which Arrow makes a double)."""
     try:
-        import numpy as np
         import pyarrow as pa
         import pyarrow.csv as pcsv
     except ImportError:
@@ -296,14 +295,16 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     if "double" in types and "+" in body:
         return None  # "+1" is a whole number to Glue, a double to Arrow
     for kind, column in zip(types, table.columns, strict=True):
-        if kind == "double" and not all(_finite(chunk, np) for chunk in column.chunks):
+        if kind == "double" and not all(map(_finite, column.chunks)):
             return None  # NaN and infinities are text to Glue
     return types
 
 
-def _finite(chunk: Any, np: Any) -> bool:
+def _finite(chunk: Any) -> bool:
     """Whether every value of a chunk of doubles is a finite number (nulls aside), read from
     its buffers (Arrow's compute functions cost more to load than to use here)."""
+    import numpy as np
+
     validity, data = chunk.buffers()
     values = np.frombuffer(data, dtype=np.float64, count=chunk.offset + len(chunk))
     values = values[chunk.offset :]
