@@ -119,3 +119,71 @@ def test_timestamp_and_date_features_are_imputed_with_their_training_means(
     at = [t.timestamp() for t in train["at"].dropna()]
     assert learned[imputer.getInputCols()[0]] == pytest.approx(sum(at) / len(at), rel=1e-12)
     assert model.metadata["metrics"]["accuracy"] > 0.5
+
+
+GUESSED = TrainOptions(  # a whole-number label with no --task: the profile guesses regression
+    table="curated.penguins",
+    label="body_mass_g",
+    features=["species", "island", "flipper_length_mm", "sex"],
+    max_depth=4,
+)
+
+
+@pytest.mark.parametrize(
+    "options", [CLASSIFICATION, REGRESSION, GUESSED], ids=["classes", "quantity", "guessed"]
+)
+def test_small_source_profiled_in_driver_gives_the_model_spark_profiling_gives(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, options: TrainOptions
+) -> None:
+    spark = ml_workspace.spark()
+    assert training_module._fits_in_driver(spark.table(options.table)), "penguins are small"
+    profiled: list[Any] = []
+    real_profile = training_module._profile_in_driver
+
+    def spy(*args: Any) -> Any:
+        profiled.append(real_profile(*args))
+        return profiled[-1]
+
+    monkeypatch.setattr(training_module, "_profile_in_driver", spy)
+    small = ml_workspace.ml.train(f"driver_{options.label}", options)
+    assert len(profiled) == 1 and profiled[0].value_counts, "counted in the driver"
+
+    monkeypatch.setattr(training_module, "_DRIVER_PROFILE_BYTES", -1)
+    assert not training_module._fits_in_driver(spark.table(options.table))
+    on_spark = ml_workspace.ml.train(f"spark_{options.label}", options)
+    assert len(profiled) == 1, "profiled by Spark, indexed by StringIndexer"
+
+    assert (
+        small.task
+        == on_spark.task
+        == ("classification" if options is CLASSIFICATION else "regression")
+    )
+    assert small.metadata["features"] == on_spark.metadata["features"]
+    assert small.metadata["classes"] == on_spark.metadata["classes"]
+    assert small.metadata["training"]["rows"] == on_spark.metadata["training"]["rows"]
+    ours, theirs = _stages(small), _stages(on_spark)
+    assert [type(s).__name__ for s in ours] == [type(s).__name__ for s in theirs]
+    for mine, spark_made in zip(ours, theirs, strict=True):
+        if type(mine).__name__ == "StringIndexerModel":  # categories in StringIndexer's order
+            assert mine.labelsArray == spark_made.labelsArray
+        if type(mine).__name__ == "ImputerModel":
+            learned, expected = mine.surrogateDF.first(), spark_made.surrogateDF.first()
+            assert learned is not None and expected is not None
+            for column in mine.getInputCols():
+                assert learned[column] == pytest.approx(expected[column], rel=1e-12), column
+    assert ours[-1].numNodes == theirs[-1].numNodes > 3
+    assert small.metadata["metrics"] == on_spark.metadata["metrics"]
+
+
+def test_driver_orders_values_as_string_indexer_does(ml_workspace: Workspace) -> None:
+    from collections import Counter
+
+    from pyspark.ml.feature import StringIndexer
+
+    # ties of frequency in Spark's string order: code points (as UTF-8 bytes compare), where
+    # U+FFFF sorts before a character beyond the Basic Multilingual Plane, unlike Java's order
+    values = ["b", "a", "c", "c", "a", "b", "\uffff", "\U0001f600", "Z", "é", "e", "c"]
+    frame = ml_workspace.spark().createDataFrame([(v,) for v in values], "v string")
+    expected = StringIndexer(inputCol="v", outputCol="i").fit(frame).labelsArray[0]
+    assert training_module._by_frequency(list(Counter(values).items())) == list(expected)
+    assert expected[:1] == ["c"] and expected.index("\uffff") < expected.index("\U0001f600")

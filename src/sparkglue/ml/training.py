@@ -156,46 +156,28 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     base = labelled(source, plan)
     marked, in_training = _marked(base, options)  # as split_rows splits
 
-    # One profiling pass: rows, missing numbers, distinct strings, distinct labels, and the
-    # means of the training rows that mean imputation needs.
-    aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
-    for f in plan.features:
-        c = F.col(quote(f.name))
-        if f.kind == "categorical":
-            aggs.append(F.approx_count_distinct(c).alias(f"d:{f.name}"))
-        else:
-            present = (
-                c.isNotNull() & ~F.isnan(c.cast("double"))
-                if f.kind == "numeric"
-                else (c.isNotNull())
-            )
-            aggs.append(F.count(F.when(present, 1)).alias(f"n:{f.name}"))
-            if options.impute == "mean":
-                value = F.expr(_as_double(f)).cast("double")  # as Imputer casts its input
-                aggs.append(
-                    F.avg(F.when(in_training & ~F.isnan(value), value)).alias(f"m:{f.name}")
-                )
     # Whole-number labels with no --task: classes or a quantity? (Counting distinct values
-    # is the dearest part of the pass, so only where the answer is needed.)
+    # is dear on many rows, so only where the answer is needed.)
     guess_task = (
         options.task is None
         and plan.task == "classification"
         and plan.label_type in ("tinyint", "smallint", "int", "bigint")
     )
-    if guess_task:
-        aggs.append(F.approx_count_distinct(F.col(quote(label))).alias("__labels"))
-    profile = marked.agg(*aggs).first()
-    assert profile is not None
-    rows = int(profile["__rows"])
+    profile = (
+        _profile_in_driver(marked, in_training, plan, options, guess_task)
+        if _fits_in_driver(marked)
+        else _profile_on_spark(marked, in_training, plan, options, guess_task)
+    )
+    rows = profile.rows
     if rows == 0:
         raise InvalidInput(f"{options.table} has no rows with a value for the label '{label}'")
     seconds["profile"] = time.perf_counter() - clock
     log(f"Profiled {options.table}: {rows} rows with a label")
 
     task = plan.task
-    if guess_task and int(profile["__labels"]) > 32:
+    if guess_task and (profile.labels or 0) > 32:
         task = "regression"
-        log(f"Label '{label}' has ~{profile['__labels']} distinct whole numbers: regression")
+        log(f"Label '{label}' has ~{profile.labels} distinct whole numbers: regression")
     plan.task = task
     impurity = options.check_impurity(task)
 
@@ -203,13 +185,13 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     kept: list[PlannedFeature] = []
     for f in plan.features:
         if f.kind == "categorical":
-            distinct = int(profile[f"d:{f.name}"])
+            distinct = profile.distinct[f.name]
             if distinct + 1 > options.max_bins:
                 if not f.asked:
                     plan.left_out.append((f.name, f"~{distinct} categories, {_HIGH_CARDINALITY}"))
                     continue
                 max_bins = max(max_bins, int(distinct * 1.05) + 2)
-        elif int(profile[f"n:{f.name}"]) == 0:
+        elif profile.present[f.name] == 0:
             if f.asked:
                 raise InvalidInput(f"feature '{f.name}' has no values in {options.table}")
             plan.left_out.append((f.name, "no values"))
@@ -241,10 +223,14 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         outputs = [index_column(i) for i, _ in categorical] + (
             [LABEL] if task == "classification" else []
         )
-        fitted_indexer = StringIndexer(inputCols=inputs, outputCols=outputs).fit(
-            train.select(*(F.col(quote(c)).cast("string").alias(c) for c in inputs))
-        )
-        arrays = [list(a) for a in fitted_indexer.labelsArray]
+        counted = profile.value_counts
+        if all(c in counted for c in inputs):  # ordered as StringIndexer orders them
+            arrays = [_by_frequency(counted[c]) for c in inputs]
+        else:
+            fitted_indexer = StringIndexer(inputCols=inputs, outputCols=outputs).fit(
+                train.select(*(F.col(quote(c)).cast("string").alias(c) for c in inputs))
+            )
+            arrays = [list(a) for a in fitted_indexer.labelsArray]
         if task == "classification":
             label_labels = arrays.pop()
             label_model = StringIndexerModel.from_arrays_of_labels(
@@ -271,7 +257,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             strategy=options.impute,
         )
         if options.impute == "mean":
-            empty = [f.name for _, f in numeric if profile[f"m:{f.name}"] is None]
+            empty = [f.name for _, f in numeric if profile.means.get(f.name) is None]
             if empty:
                 raise InvalidInput(
                     f"feature(s) {', '.join(empty)} have no values in the training split of "
@@ -279,9 +265,12 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
                 )
             # The means are known from the profile: an imputer fitted on one row of them
             # holds exactly those surrogates, without another pass over the training rows.
-            means = spark.createDataFrame(
-                [tuple(profile[f"m:{f.name}"] for _, f in numeric)],
-                ", ".join(f"{num_column(i)} double" for i, _ in numeric),
+            # (One row selected from a range: a DataFrame of Python rows costs a slow job.)
+            means = spark.range(1).select(
+                *(
+                    F.lit(profile.means[f.name]).cast("double").alias(num_column(i))
+                    for i, f in numeric
+                )
             )
             stages.insert(1, imputer.fit(means))
         else:
@@ -385,6 +374,149 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         tuning=tuning,
         seconds=seconds,
     )
+
+
+@dataclass
+class _Profile:
+    """What one pass over the labelled rows learned."""
+
+    rows: int
+    present: dict[str, int]  # numeric, date, timestamp, boolean feature -> rows with a value
+    means: dict[str, float | None]  # the same features -> mean of the training rows (mean impute)
+    distinct: dict[str, int]  # categorical feature -> distinct values
+    labels: int | None = None  # distinct labels, where the task must be guessed
+    # column -> (value as text, training rows) pairs, where they were counted on the way:
+    # StringIndexer's own count, so its pass is saved
+    value_counts: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+# A source Spark estimates at no more than this is profiled in this process from one collected
+# batch: on small data each Spark job's fixed cost (planning, scheduling, a shuffle) is most
+# of the time, and the profile and the indexers' counts would be several jobs.
+_DRIVER_PROFILE_BYTES = 4 << 20
+
+
+def _fits_in_driver(frame: DataFrame) -> bool:
+    """Whether ``frame`` is small enough, by Spark's own size estimate (no job runs), to be
+    profiled in this process; never on Spark Connect, which has no such estimate to ask."""
+    if is_connect(frame.sparkSession):
+        return False
+    from py4j.protocol import Py4JError
+
+    try:
+        size = frame._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
+        bytes_ = size if isinstance(size, int) else int(str(size.toString()))
+        return bytes_ <= _DRIVER_PROFILE_BYTES
+    except Py4JError:
+        return False
+
+
+def _by_frequency(counts: list[tuple[str, int]]) -> list[str]:
+    """Values in StringIndexer's ``frequencyDesc`` order: most frequent first, ties in Spark's
+    string order (code points, as UTF-8 bytes compare)."""
+    ordered = sorted(counts, key=lambda vc: (-vc[1], vc[0]))
+    return [value for value, _ in ordered]
+
+
+def _profile_on_spark(
+    marked: DataFrame,
+    in_training: Column,
+    plan: FeaturePlan,
+    options: TrainOptions,
+    guess_task: bool,
+) -> _Profile:
+    """The profile in one Spark job: rows, values present, distinct categories, and the means
+    of the training rows. (Grouping it by class, to count the classes on the way, costs more
+    than the StringIndexer pass it would save.)"""
+    from pyspark.sql import functions as F
+
+    aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
+    categorical = [f for f in plan.features if f.kind == "categorical"]
+    for f in plan.features:
+        c = F.col(quote(f.name))
+        if f.kind == "categorical":
+            aggs.append(F.approx_count_distinct(c).alias(f"d:{f.name}"))
+            continue
+        present = (
+            c.isNotNull() & ~F.isnan(c.cast("double")) if f.kind == "numeric" else c.isNotNull()
+        )
+        aggs.append(F.count(F.when(present, 1)).alias(f"n:{f.name}"))
+        if options.impute == "mean":
+            value = F.expr(_as_double(f)).cast("double")  # as Imputer casts its input
+            aggs.append(F.avg(F.when(in_training & ~F.isnan(value), value)).alias(f"m:{f.name}"))
+    if guess_task:
+        aggs.append(F.approx_count_distinct(F.col(quote(plan.label))).alias("__labels"))
+    found = marked.agg(*aggs).first()
+    assert found is not None
+    profile = _Profile(
+        rows=int(found["__rows"]),
+        present={},
+        means={},
+        distinct={f.name: int(found[f"d:{f.name}"]) for f in categorical},
+        labels=int(found["__labels"]) if guess_task else None,
+    )
+    for f in plan.features:
+        if f.kind == "categorical":
+            continue
+        profile.present[f.name] = int(found[f"n:{f.name}"])
+        if options.impute == "mean":
+            mean = found[f"m:{f.name}"]
+            profile.means[f.name] = None if mean is None else float(mean)
+    return profile
+
+
+def _profile_in_driver(
+    marked: DataFrame,
+    in_training: Column,
+    plan: FeaturePlan,
+    options: TrainOptions,
+    guess_task: bool,
+) -> _Profile:
+    """The profile of a small source from one collected Arrow batch of the columns it needs
+    (the split mark computed by Spark, as ``split_rows`` computes it): the same figures as
+    ``_profile_on_spark`` (exact where that one estimates distinct values), and the training
+    rows' counts of every class and category, so that no StringIndexer pass is needed."""
+    import numpy as np
+    import pyarrow.compute as pc
+    from pyspark.sql import functions as F
+
+    columns = [in_training.alias("t"), F.col(quote(plan.label)).cast("string").alias("y")]
+    for i, f in enumerate(plan.features):
+        c = (
+            F.col(quote(f.name)).cast("string")
+            if f.kind == "categorical"
+            else F.expr(_as_double(f))
+        )
+        columns.append(c.alias(f"f{i}"))
+    table = marked.select(*columns).toArrow()
+    training = table.column("t").fill_null(False)
+    in_train = training.to_numpy(zero_copy_only=False).astype(bool)
+
+    def counted(values: Any) -> list[tuple[str, int]]:
+        found = pc.value_counts(values.filter(training).drop_null())
+        return list(
+            zip(found.field("values").to_pylist(), found.field("counts").to_pylist(), strict=True)
+        )
+
+    profile = _Profile(rows=table.num_rows, present={}, means={}, distinct={})
+    classes = table.column("y")
+    if guess_task:
+        profile.labels = int(pc.count_distinct(classes, mode="only_valid").as_py())
+    if plan.task == "classification":
+        profile.value_counts[plan.label] = counted(classes)
+    for i, f in enumerate(plan.features):
+        column = table.column(f"f{i}")
+        if f.kind == "categorical":
+            profile.distinct[f.name] = int(pc.count_distinct(column, mode="only_valid").as_py())
+            profile.value_counts[f.name] = counted(column)
+            continue
+        values = column.cast("double").to_numpy(zero_copy_only=False)  # null is NaN
+        given = ~np.isnan(values)
+        profile.present[f.name] = int(given.sum())
+        if options.impute == "mean":
+            used = values[given & in_train]
+            profile.means[f.name] = float(used.sum()) / len(used) if len(used) else None
+    return profile
 
 
 def _server_cores(spark: SparkSession) -> int:
