@@ -187,3 +187,26 @@ def test_driver_orders_values_as_string_indexer_does(ml_workspace: Workspace) ->
     expected = StringIndexer(inputCol="v", outputCol="i").fit(frame).labelsArray[0]
     assert training_module._by_frequency(list(Counter(values).items())) == list(expected)
     assert expected[:1] == ["c"] and expected.index("\uffff") < expected.index("\U0001f600")
+
+
+def test_imputer_built_from_known_means_is_the_one_fit_gives(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.ml.feature import Imputer
+
+    spark = ml_workspace.spark()
+    means = [1.25, -3.5e300, 7.0]
+    imputer = Imputer(inputCols=["a", "b", "c"], outputCols=["x", "y", "z"], strategy="mean")
+    built = training_module._imputer_holding(imputer, means, spark)
+    monkeypatch.setattr(training_module, "is_connect", lambda _spark: True)  # the fit way
+    fitted = training_module._imputer_holding(imputer, means, spark)
+    assert fitted.surrogateDF.first() == built.surrogateDF.first()
+    assert list(built.surrogateDF.first()) == means
+    for param in ("inputCols", "outputCols", "strategy", "missingValue"):
+        assert str(built.getOrDefault(param)) == str(fitted.getOrDefault(param)), param
+    rows = spark.createDataFrame(
+        [(None, 2.0, float("nan")), (0.5, None, 3.0)], "a double, b double, c double"
+    )
+    imputed = [built.transform(rows).select("x", "y", "z").collect()]
+    assert imputed == [fitted.transform(rows).select("x", "y", "z").collect()]
+    assert imputed[0][0] == (1.25, 2.0, 7.0)

@@ -263,16 +263,10 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
                     f"feature(s) {', '.join(empty)} have no values in the training split of "
                     f"{options.table}; leave them out of --features or lower --test-fraction"
                 )
-            # The means are known from the profile: an imputer fitted on one row of them
-            # holds exactly those surrogates, without another pass over the training rows.
-            # (One row selected from a range: a DataFrame of Python rows costs a slow job.)
-            means = spark.range(1).select(
-                *(
-                    F.lit(profile.means[f.name]).cast("double").alias(num_column(i))
-                    for i, f in numeric
-                )
-            )
-            stages.insert(1, imputer.fit(means))
+            # The means are known from the profile: the imputer holds them, without another
+            # pass over the training rows.
+            means = [float(profile.means[f.name] or 0.0) for _, f in numeric]
+            stages.insert(1, _imputer_holding(imputer, means, spark))
         else:
             stages.insert(1, imputer.fit(sql.transform(train)))
     assembled = [
@@ -517,6 +511,39 @@ def _profile_in_driver(
             used = values[given & in_train]
             profile.means[f.name] = float(used.sum()) / len(used) if len(used) else None
     return profile
+
+
+def _imputer_holding(imputer: Any, means: list[float], spark: SparkSession) -> Any:
+    """The model ``imputer.fit`` gives on rows whose means are ``means`` (one per input column):
+    built with those surrogates where Spark's ``ImputerModel`` takes them (Spark 4, classic
+    session; no job runs), else fitted on one row of them (a small job)."""
+    from pyspark.ml.feature import ImputerModel
+    from pyspark.sql import functions as F
+
+    columns = imputer.getInputCols()
+    if not is_connect(spark):
+        from py4j.protocol import Py4JError
+
+        try:
+            gateway, jvm = spark.sparkContext._gateway, spark.sparkContext._jvm
+            assert gateway is not None and jvm is not None
+            names = gateway.new_array(jvm.java.lang.String, len(columns))
+            values = gateway.new_array(jvm.double, len(columns))
+            for i, (column, mean) in enumerate(zip(columns, means, strict=True)):
+                names[i], values[i] = column, mean
+            java = jvm.org.apache.spark.ml.feature.ImputerModel(imputer.uid, names, values)
+        except Py4JError:
+            java = None
+        if java is not None:
+            model = ImputerModel(java)
+            imputer._copyValues(model)
+            model._transfer_params_to_java()
+            return model
+    # One row selected from a range: a DataFrame of Python rows costs a slower job.
+    row = spark.range(1).select(
+        *(F.lit(mean).cast("double").alias(c) for c, mean in zip(columns, means, strict=True))
+    )
+    return imputer.fit(row)
 
 
 def _server_cores(spark: SparkSession) -> int:
