@@ -6,9 +6,11 @@ a ``VectorAssembler`` and a ``DecisionTreeClassifier``/``DecisionTreeRegressor``
 indexed outside the saved pipeline, so scoring a table needs no label column.
 
 Tuning, so users need not: one profiling pass picks the features and, for mean imputation,
-learns the means of the training rows; the training rows are materialised once, in as many
-partitions as the data deserves, up to the cores; the label carries its class count so MLlib
-does not scan for it; node ids are cached and checkpointed for deep trees. The train/test split
+learns the means of the training rows (a small source is profiled in this process from one
+Arrow batch, which also counts the classes and categories the indexers need); the training
+rows are materialised once, in as many partitions as the data deserves, up to the cores; the
+label carries its class count so MLlib does not scan for it; node ids are cached and
+checkpointed for deep trees. The train/test split
 is a seeded random number per row, so the test rows can be found again from the source.
 
 Materialised how: on a classic session, as MLlib's own training instances (``Instance``
