@@ -17,7 +17,8 @@ the same rows, ``rand(42) < 0.8``; scikit-learn on a seeded 80% permutation):
   ``VectorAssembler``, ``DecisionTreeClassifier.fit``; timed twice: in a plain PySpark session
   of its own process (same master and driver memory, none of sparkglue's settings, one
   untimed round first), as a user runs it, which is the peer; and in sparkglue's session,
-  where it shares the JVM options sparkglue sets;
+  where it shares the JVM options sparkglue sets. The three alternate round by round, so a
+  machine whose speed drifts weighs on each side alike;
 - scikit-learn: ``DecisionTreeClassifier(max_depth=…)``, ``fit`` on NumPy arrays (loading them
   from Parquet is timed apart).
 
@@ -25,7 +26,7 @@ Then accuracy on the test rows side by side, and latency of one record: the comp
 in-process (``predict_one``), over HTTP (``ml serve``'s server, one keep-alive connection), and
 Spark (``createDataFrame`` of one row → ``PipelineModel.transform`` → ``collect``).
 
-Usage: .venv/bin/python bench/ml.py [--rows 1000000] [--rounds 3]
+Usage: .venv/bin/python bench/ml.py [--rows 1000000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -155,31 +156,49 @@ def naive(
     return time.perf_counter() - clock, model, df.filter("split >= 0.8")
 
 
-def naive_plain(
-    path: Path, label: str, features: list[str], categorical: list[str], depth: int, rounds: int
-) -> list[float]:
-    """The naive script's times in a plain PySpark session of its own process."""
-    import subprocess
+class PlainSession:
+    """The naive script in a plain PySpark session of its own process, kept running, so that
+    its rounds can alternate with ours (a drifting machine then weighs on both sides alike)."""
 
-    job = {
-        "path": str(path),
-        "label": label,
-        "features": features,
-        "categorical": categorical,
-        "depth": depth,
-        "rounds": rounds,
-    }
-    done = subprocess.run(
-        [sys.executable, __file__, "--naive-worker", json.dumps(job)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [float(t) for t in json.loads(done.stdout.strip().splitlines()[-1])]
+    def __init__(
+        self, path: Path, label: str, features: list[str], categorical: list[str], depth: int
+    ) -> None:
+        import subprocess
+
+        job = {
+            "path": str(path),
+            "label": label,
+            "features": features,
+            "categorical": categorical,
+            "depth": depth,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--naive-worker", json.dumps(job)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.round()  # untimed: the session starts and the JVM compiles the hot code
+
+    def round(self) -> float:
+        """One timed round of the naive script, in seconds."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("round\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise SystemExit(f"the plain PySpark worker stopped (exit {self.process.wait()})")
+        return float(answer)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def naive_worker(spec: str) -> None:
-    """Run by ``naive_plain``: a plain session, one untimed round, then the timed rounds."""
+    """Run by ``PlainSession``: a plain session; one naive round per line read."""
     from pyspark.sql import SparkSession
 
     job = json.loads(spec)
@@ -191,10 +210,9 @@ def naive_worker(spec: str) -> None:
     )
     spark.sparkContext.setLogLevel("ERROR")
     args = (spark, Path(job["path"]), job["label"], job["features"], job["categorical"])
-    naive(*args, job["depth"])
-    times = [naive(*args, job["depth"])[0] for _ in range(job["rounds"])]
+    for _ in sys.stdin:
+        print(naive(*args, job["depth"])[0], flush=True)
     spark.stop()
-    print(json.dumps(times))
 
 
 def naive_accuracy(model: Any, test: Any) -> float:
@@ -288,7 +306,7 @@ def latency(ws: Any, model: Any, record: dict[str, Any], spark_calls: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--spark-calls", type=int, default=50)
     parser.add_argument("--naive-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -370,6 +388,8 @@ def main() -> None:
                 ),
             )
             naive(spark, path, label, features, categorical, depth)
+            plain_session = PlainSession(path, label, features, categorical, depth)
+            plain: list[float] = []
             for r in range(args.rounds):
                 clock = time.perf_counter()
                 model = ws.ml.train(
@@ -389,15 +409,15 @@ def main() -> None:
                 )
                 took, naive_model, test = naive(spark, path, label, features, categorical, depth)
                 naive_times.append(took)
+                plain.append(plain_session.round())
                 print(
                     f"  {name} round {r + 1}: ours {ours_fit[-1]:.2f} s to the fitted tree "
-                    f"({ours_all[-1]:.2f} s in all), naive MLlib {took:.2f} s",
+                    f"({ours_all[-1]:.2f} s in all); naive MLlib: plain PySpark "
+                    f"{plain[-1]:.2f} s, our session {took:.2f} s",
                     flush=True,
                 )
+            plain_session.close()
             models[name] = model
-            plain = naive_plain(path, label, features, categorical, depth, args.rounds)
-            for r, took in enumerate(plain):
-                print(f"  {name} round {r + 1}: naive MLlib in plain PySpark {took:.2f} s")
             predictor = ws.ml.load_predictor(model.ref)
             load, sk_fit, sk_acc = sklearn_run(predictor, path, label, depth)
             naive_acc = naive_accuracy(naive_model, test)
