@@ -10,8 +10,8 @@ learns the means of the training rows (a small source is profiled in this proces
 Arrow batch, which also counts the classes and categories the indexers need); the training
 rows are materialised once, in as many partitions as the data deserves, up to the cores; the
 label carries its class count so MLlib does not scan for it; node ids are cached and
-checkpointed for deep trees. The train/test split
-is a seeded random number per row, so the test rows can be found again from the source.
+checkpointed for deep trees. The train/test split is a seeded random number per row, so the
+test rows can be found again from the source.
 
 Materialised how: on a classic session, as MLlib's own training instances (``Instance``
 objects, the very records ``DecisionTreeClassifier.fit`` makes from a DataFrame) kept in the
