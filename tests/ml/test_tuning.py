@@ -129,9 +129,7 @@ GUESSED = TrainOptions(  # a whole-number label with no --task: the profile gues
 )
 
 
-@pytest.mark.parametrize(
-    "options", [CLASSIFICATION, REGRESSION, GUESSED], ids=["classes", "quantity", "guessed"]
-)
+@pytest.mark.parametrize("options", [CLASSIFICATION, GUESSED], ids=["classes", "guessed-quantity"])
 def test_small_source_profiled_in_driver_gives_the_model_spark_profiling_gives(
     ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, options: TrainOptions
 ) -> None:
