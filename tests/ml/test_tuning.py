@@ -208,3 +208,52 @@ def test_imputer_built_from_known_means_is_the_one_fit_gives(
     imputed = [built.transform(rows).select("x", "y", "z").collect()]
     assert imputed == [fitted.transform(rows).select("x", "y", "z").collect()]
     assert imputed[0][0] == (1.25, 2.0, 7.0)
+
+
+@pytest.mark.parametrize("where", ["driver", "spark"])
+def test_data_that_cannot_train_is_one_line_on_either_profile_path(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import pyarrow as pa
+
+    from sparkglue.errors import InvalidInput
+
+    ws = ml_workspace
+    if where == "spark":
+        monkeypatch.setattr(training_module, "_DRIVER_PROFILE_BYTES", -1)
+    columns = [
+        ("id", "int", pa.int32()),
+        ("kind", "string", pa.string()),
+        ("a", "double", pa.float64()),
+        ("b", "double", pa.float64()),
+    ]
+    rows = [{"id": i, "kind": "xy"[i % 2], "a": None, "b": None} for i in range(60)]
+    add_table(ws, f"unlabelled_{where}", [{**r, "kind": None} for r in rows], columns)
+    add_table(ws, f"gaps_{where}", rows, columns)
+    asked = TrainOptions(table=f"curated.gaps_{where}", label="kind", features=["a", "id"])
+    # b has values in the test rows only (the same rows, in the same single file)
+    test_ids = {
+        r["id"]
+        for r in training_module.split_rows(ws.spark().table(asked.table), asked, test=True)
+        .select("id")
+        .collect()
+    }
+    assert 0 < len(test_ids) < len(rows)
+    late = [{**r, "b": 1.0 if r["id"] in test_ids else None} for r in rows]
+    add_table(ws, f"late_{where}", late, columns)
+    cases = [
+        (
+            TrainOptions(table=f"curated.unlabelled_{where}", label="kind", features=["id"]),
+            "has no rows with a value for the label 'kind'",
+        ),
+        (asked, "feature 'a' has no values in"),
+        (
+            TrainOptions(table=f"curated.late_{where}", label="kind", features=["b", "id"]),
+            "have no values in the training split",
+        ),
+    ]
+    for options, message in cases:
+        with pytest.raises(InvalidInput, match=message) as info:
+            ws.ml.train(f"cannot_{where}", options)
+        assert "\n" not in str(info.value)
+    assert not (ws.settings.lake_root / "models" / f"cannot_{where}").exists()
