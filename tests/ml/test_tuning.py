@@ -31,6 +31,19 @@ def _stages(model: Any) -> list[Any]:
     return list(PipelineModel.load(str(Path(model.location) / "pipeline")).stages)
 
 
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    """What each call of ``training.NAME`` returns, from now on, recorded in the list."""
+    results: list[Any] = []
+    real = getattr(training_module, name)
+
+    def spy(*args: Any) -> Any:
+        results.append(real(*args))
+        return results[-1]
+
+    monkeypatch.setattr(training_module, name, spy)
+    return results
+
+
 def _tree_text(tree: Any) -> str:
     return str(tree.toDebugString).split("\n", 1)[1]  # the first line names the uid
 
@@ -39,14 +52,7 @@ def _tree_text(tree: Any) -> str:
 def test_tree_grown_from_instances_is_the_tree_fit_returns(
     ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, options: TrainOptions
 ) -> None:
-    grown: list[Any] = []
-    real_grow = training_module._grow
-
-    def spy(*args: Any) -> Any:
-        grown.append(real_grow(*args))
-        return grown[-1]
-
-    monkeypatch.setattr(training_module, "_grow", spy)
+    grown = _spy(monkeypatch, "_grow")
     tuned = ml_workspace.ml.train(f"tuned_{options.label}", options)
     assert len(grown) == 1, "the classic session takes the instances path"
 
@@ -135,14 +141,7 @@ def test_small_source_profiled_in_driver_gives_the_model_spark_profiling_gives(
 ) -> None:
     spark = ml_workspace.spark()
     assert training_module._fits_in_driver(spark.table(options.table)), "penguins are small"
-    profiled: list[Any] = []
-    real_profile = training_module._profile_in_driver
-
-    def spy(*args: Any) -> Any:
-        profiled.append(real_profile(*args))
-        return profiled[-1]
-
-    monkeypatch.setattr(training_module, "_profile_in_driver", spy)
+    profiled = _spy(monkeypatch, "_profile_in_driver")
     small = ml_workspace.ml.train(f"driver_{options.label}", options)
     assert len(profiled) == 1 and profiled[0].value_counts, "counted in the driver"
 
