@@ -172,11 +172,13 @@ class PlainSession:
             "categorical": categorical,
             "depth": depth,
         }
+        # the worker's errors, read back if it fails; closed by close()
+        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--naive-worker", json.dumps(job)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             text=True,
         )
         self.round()  # untimed: the session starts and the JVM compiles the hot code
@@ -188,13 +190,18 @@ class PlainSession:
         self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
-            raise SystemExit(f"the plain PySpark worker stopped (exit {self.process.wait()})")
+            code = self.process.wait()
+            self.errors.seek(0)
+            raise SystemExit(
+                f"the plain PySpark worker stopped (exit {code}):\n{self.errors.read()[-3000:]}"
+            )
         return float(answer)
 
     def close(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait()
+        self.errors.close()
 
 
 def naive_worker(spec: str) -> None:
