@@ -259,7 +259,8 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             strategy=options.impute,
         )
         if options.impute == "mean":
-            empty = [f.name for _, f in numeric if profile.means.get(f.name) is None]
+            known = {n: m for n, m in profile.means.items() if m is not None}
+            empty = [f.name for _, f in numeric if f.name not in known]
             if empty:
                 raise InvalidInput(
                     f"feature(s) {', '.join(empty)} have no values in the training split of "
@@ -267,7 +268,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
                 )
             # The means are known from the profile: the imputer holds them, without another
             # pass over the training rows.
-            means = [float(profile.means[f.name] or 0.0) for _, f in numeric]
+            means = [known[f.name] for _, f in numeric]
             stages.insert(1, _imputer_holding(imputer, means, spark))
         else:
             stages.insert(1, imputer.fit(sql.transform(train)))
@@ -401,8 +402,7 @@ def _fits_in_driver(frame: DataFrame) -> bool:
 
     try:
         size = frame._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
-        bytes_ = size if isinstance(size, int) else int(str(size.toString()))
-        return bytes_ <= _DRIVER_PROFILE_BYTES
+        return int(str(size)) <= _DRIVER_PROFILE_BYTES  # a number, or Scala's BigInt
     except Py4JError:
         return False
 
@@ -481,7 +481,7 @@ def _profile_in_driver(
         c = (
             F.col(quote(f.name)).cast("string")
             if f.kind == "categorical"
-            else F.expr(_as_double(f))
+            else F.expr(_as_double(f)).cast("double")  # as Imputer casts its input
         )
         columns.append(c.alias(f"f{i}"))
     table = marked.select(*columns).toArrow()
@@ -506,7 +506,7 @@ def _profile_in_driver(
             profile.distinct[f.name] = int(pc.count_distinct(column, mode="only_valid").as_py())
             profile.value_counts[f.name] = counted(column)
             continue
-        values = column.cast("double").to_numpy(zero_copy_only=False)  # null is NaN
+        values = column.to_numpy(zero_copy_only=False)  # doubles; null is NaN
         given = ~np.isnan(values)
         profile.present[f.name] = int(given.sum())
         if options.impute == "mean":
