@@ -155,21 +155,29 @@ def test_small_source_profiled_in_driver_gives_the_model_spark_profiling_gives(
         == on_spark.task
         == ("classification" if options is CLASSIFICATION else "regression")
     )
-    assert small.metadata["features"] == on_spark.metadata["features"]
-    assert small.metadata["classes"] == on_spark.metadata["classes"]
-    assert small.metadata["training"]["rows"] == on_spark.metadata["training"]["rows"]
-    ours, theirs = _stages(small), _stages(on_spark)
+    _assert_same_model(small, on_spark)
+
+
+def _assert_same_model(model: Any, expected: Any) -> None:
+    """``model`` has ``expected``'s features, classes, rows, stages (imputer means to 1e-12),
+    tree size and metrics."""
+    assert model.task == expected.task
+    assert model.metadata["features"] == expected.metadata["features"]
+    assert model.metadata["classes"] == expected.metadata["classes"]
+    for count in ("rows", "train_rows"):
+        assert model.metadata["training"].get(count) == expected.metadata["training"].get(count)
+    ours, theirs = _stages(model), _stages(expected)
     assert [type(s).__name__ for s in ours] == [type(s).__name__ for s in theirs]
     for mine, spark_made in zip(ours, theirs, strict=True):
         if type(mine).__name__ == "StringIndexerModel":  # categories in StringIndexer's order
             assert mine.labelsArray == spark_made.labelsArray
         if type(mine).__name__ == "ImputerModel":
-            learned, expected = mine.surrogateDF.first(), spark_made.surrogateDF.first()
-            assert learned is not None and expected is not None
+            learned, wanted = mine.surrogateDF.first(), spark_made.surrogateDF.first()
+            assert learned is not None and wanted is not None
             for column in mine.getInputCols():
-                assert learned[column] == pytest.approx(expected[column], rel=1e-12), column
+                assert learned[column] == pytest.approx(wanted[column], rel=1e-12), column
     assert ours[-1].numNodes == theirs[-1].numNodes > 3
-    assert small.metadata["metrics"] == on_spark.metadata["metrics"]
+    assert model.metadata["metrics"] == expected.metadata["metrics"]
 
 
 def test_driver_orders_values_as_string_indexer_does(ml_workspace: Workspace) -> None:
@@ -256,3 +264,116 @@ def test_data_that_cannot_train_is_one_line_on_either_profile_path(
             ws.ml.train(f"cannot_{where}", options)
         assert "\n" not in str(info.value)
     assert not (ws.settings.lake_root / "models" / f"cannot_{where}").exists()
+
+
+def _complete_table(ws: Workspace, name: str, *, nan_every: int = 0) -> str:
+    """A Parquet table of 400 rows whose features have no null (``x`` a NaN every
+    ``nan_every`` rows, which Parquet does not count as missing)."""
+    import datetime as dt
+    import random
+
+    import pyarrow as pa
+
+    columns = [
+        ("x", "double", pa.float64()),
+        ("n", "int", pa.int32()),
+        ("flag", "boolean", pa.bool_()),
+        ("day", "date", pa.date32()),
+        ("at", "timestamp", pa.timestamp("us", tz="UTC")),
+        ("kind", "string", pa.string()),
+        ("amount", "double", pa.float64()),
+    ]
+    rng = random.Random(11)
+    rows = []
+    for i in range(400):
+        x, n, flag = rng.gauss(0, 1), rng.randrange(50), rng.random() < 0.3
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(90))
+        at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=rng.randrange(10**6))
+        kind = "abc"[(x > 0.3) + (n > 30 and flag)]
+        rows.append(
+            {
+                "x": float("nan") if nan_every and i % nan_every == 0 else x,
+                "n": n,
+                "flag": flag,
+                "day": day,
+                "at": at,
+                "kind": kind,
+                "amount": 3 * x + n / 10 + rng.gauss(0, 0.3),
+            }
+        )
+    return add_table(ws, name, rows, columns)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_complete_parquet_learns_its_means_while_materialising_the_model_profiling_gives(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    ws = ml_workspace
+    table = _complete_table(ws, f"complete_{task}")
+    label = "kind" if task == "classification" else "amount"
+    features = ["x", "n", "flag", "day", "at"]
+    options = TrainOptions(table=table, label=label, features=features, task=task, max_depth=5)
+    monkeypatch.setattr(training_module, "_DRIVER_PROFILE_BYTES", -1)  # as a large table
+    assert training_module._complete_in_files(ws.spark().table(table), features)
+    counted, profiled = _spy(monkeypatch, "_profile_labels"), _spy(monkeypatch, "_profile_on_spark")
+    quick = ws.ml.train(f"quick_{task}", options)
+    assert len(counted) == 1 and not profiled, "no profile pass: the means came with the rows"
+    if task == "classification":
+        assert (
+            sum(n for _, n in counted[0].value_counts[label])
+            == quick.metadata["training"]["train_rows"]
+        )
+
+    monkeypatch.setattr(training_module, "_complete_in_files", lambda *_: False)
+    full = ws.ml.train(f"profiled_{task}", options)
+    assert len(counted) == 1 and len(profiled) == 1
+    _assert_same_model(quick, full)
+
+
+def test_nan_the_files_do_not_count_makes_training_profile_first(
+    ml_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = ml_workspace
+    table = _complete_table(ws, "complete_but_nan", nan_every=9)
+    options = TrainOptions(table=table, label="kind", features=["x", "n"], max_depth=5)
+    monkeypatch.setattr(training_module, "_DRIVER_PROFILE_BYTES", -1)
+    assert training_module._complete_in_files(ws.spark().table(table), ["x", "n"])
+    counted, profiled = _spy(monkeypatch, "_profile_labels"), _spy(monkeypatch, "_profile_on_spark")
+    model = ws.ml.train("nan_found", options)
+    assert len(counted) == 1 and len(profiled) == 1, "tried, then profiled"
+    log4j = ws.spark().sparkContext._jvm.org.apache.logging.log4j
+    for name in training_module._TASK_FAILURE_LOGGERS:  # quiet only while it was tried
+        assert str(log4j.LogManager.getLogger(name).getLevel()) != "OFF", name
+    learned = _stages(model)[1].surrogateDF.first()
+    train = training_module.split_rows(ws.spark().table(table), options, test=False).toPandas()
+    assert train["x"].isna().any()
+    assert learned[0] == pytest.approx(train["x"].dropna().mean(), rel=1e-12)
+
+    monkeypatch.setattr(training_module, "_complete_in_files", lambda *_: False)
+    _assert_same_model(model, ws.ml.train("nan_profiled", options))
+
+
+def test_only_parquet_footers_without_nulls_say_complete(
+    ml_workspace: Workspace, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = ml_workspace
+    spark = ws.spark()
+    complete = spark.table(_complete_table(ws, "complete_check"))
+    assert training_module._complete_in_files(complete, ["x", "n", "at"])
+    assert not training_module._complete_in_files(complete, ["x", "not_there"])
+    gaps = tmp_path / "gaps"
+    gaps.mkdir()
+    pq.write_table(pa.table({"a": [1.0, 2.0], "b": [1.0, None]}), gaps / "p.parquet")
+    assert training_module._complete_in_files(spark.read.parquet(str(gaps)), ["a"])
+    assert not training_module._complete_in_files(spark.read.parquet(str(gaps)), ["a", "b"])
+    unsummed = tmp_path / "unsummed"
+    unsummed.mkdir()
+    pq.write_table(pa.table({"a": [1.0, 2.0]}), unsummed / "p.parquet", write_statistics=False)
+    assert not training_module._complete_in_files(spark.read.parquet(str(unsummed)), ["a"])
+    text = tmp_path / "text.csv"
+    text.write_text("a\n1\n2\n")
+    assert not training_module._complete_in_files(spark.read.csv(str(text), header=True), ["a"])
+    assert not training_module._complete_in_files(spark.range(3).toDF("a"), ["a"])

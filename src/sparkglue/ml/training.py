@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkglue.errors import InvalidInput
@@ -139,8 +142,17 @@ def _as_double(feature: PlannedFeature) -> str:
     return expr
 
 
-def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, log: Log) -> Fitted:
-    """Profile ``source``, settle the features, fit the pipeline on the training split."""
+def fit_pipeline(
+    source: DataFrame, plan: FeaturePlan, options: TrainOptions, log: Log, *, quick: bool = True
+) -> Fitted:
+    """Profile ``source``, settle the features, fit the pipeline on the training split.
+
+    Where ``quick`` and the source is a large Parquet table whose files say its features have
+    no missing values (and they are all numeric, imputed with the mean, with no ``--grid``),
+    the profile is only the label's count, and the imputer's means are learned while the
+    training rows are materialised: one pass over the source fewer. Should a value turn out
+    missing after all (a NaN, which Parquet does not count), it starts again with the full
+    profile."""
     from pyspark.ml import PipelineModel
     from pyspark.ml.feature import (
         Imputer,
@@ -149,6 +161,7 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         StringIndexerModel,
         VectorAssembler,
     )
+    from pyspark.ml.functions import array_to_vector
     from pyspark.sql import functions as F
 
     spark = source.sparkSession
@@ -165,11 +178,23 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
         and plan.task == "classification"
         and plan.label_type in ("tinyint", "smallint", "int", "bigint")
     )
-    profile = (
-        _profile_in_driver(marked, in_training, plan, options, guess_task)
-        if _fits_in_driver(marked)
-        else _profile_on_spark(marked, in_training, plan, options, guess_task)
+    small = _fits_in_driver(marked)
+    quick = (
+        quick
+        and not small
+        and not guess_task
+        and not options.grid
+        and options.impute == "mean"
+        and not is_connect(spark)
+        and all(f.kind != "categorical" for f in plan.features)
+        and _complete_in_files(source, [f.name for f in plan.features])
     )
+    if small:
+        profile = _profile_in_driver(marked, in_training, plan, options, guess_task)
+    elif quick:
+        profile = _profile_labels(marked, in_training, plan)
+    else:
+        profile = _profile_on_spark(marked, in_training, plan, options, guess_task)
     rows = profile.rows
     if rows == 0:
         raise InvalidInput(f"{options.table} has no rows with a value for the label '{label}'")
@@ -258,7 +283,9 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             outputCols=[imputed_column(i) for i, _ in numeric],
             strategy=options.impute,
         )
-        if options.impute == "mean":
+        if quick:
+            pass  # the means are learned as the training rows are materialised, below
+        elif options.impute == "mean":
             known = {n: m for n, m in profile.means.items() if m is not None}
             empty = [f.name for _, f in numeric if f.name not in known]
             if empty:
@@ -291,7 +318,19 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     # The training rows, materialised once in as many partitions as they deserve.
     clock = time.perf_counter()
     estimator = _estimator(task, impurity, max_bins, options, spark=spark)
-    prepared = features_model.transform(indexed_label).select(FEATURES, LABEL)
+    if quick:
+        # No value is missing, so the imputer would change none: it is left out here, and the
+        # vector is made straight from the doubles (no categorical feature needs the
+        # assembler's attributes). A value missing after all reaches MLlib as NaN.
+        missing = F.lit(float("nan"))
+        prepared = sql.transform(indexed_label).select(
+            array_to_vector(
+                F.array(*(F.coalesce(F.col(num_column(i)), missing) for i, _ in numeric))
+            ).alias(FEATURES),
+            LABEL,
+        )
+    else:
+        prepared = features_model.transform(indexed_label).select(FEATURES, LABEL)
     wanted = max(1, math.ceil(rows / _ROWS_PER_PARTITION))
     if is_connect(spark):  # no RDDs to ask: always repartition, as the server has cores
         partitions = 1 if wanted == 1 else min(_server_cores(spark), wanted)
@@ -302,11 +341,22 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             prepared = prepared.repartition(partitions)
     classes = len(label_labels) if task == "classification" else None
     instances = None if options.grid else _jvm_instances(estimator, prepared, classes)
+    if quick and instances is None:  # MLlib's entry points are not there: the usual way
+        return fit_pipeline(source, plan, options, log, quick=False)
     tuning: list[dict[str, Any]] = []
     try:  # the instances are released whatever happens, a failed count included
         if instances is None:
             prepared = prepared.localCheckpoint(eager=True)
             train_rows = prepared.count()
+        elif quick:
+            train_rows, means = _count_and_means(instances, classes, spark)
+            if train_rows:
+                imputer = Imputer(
+                    inputCols=[num_column(i) for i, _ in numeric],
+                    outputCols=[imputed_column(i) for i, _ in numeric],
+                    strategy="mean",
+                )
+                stages.insert(1, _imputer_holding(imputer, means, spark))
         else:
             train_rows = int(instances.count())
         if train_rows == 0:
@@ -327,9 +377,14 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
             tree = estimator.fit(prepared)
         else:
             tree, tuning = _search(estimator, prepared, task, options, max_bins, log)
+    except _NotQuick:
+        tree = None
     finally:
         if instances is not None:
             instances.unpersist(False)
+    if tree is None:  # the training rows are released: now the whole profile, then train
+        log("The means could not come with the training rows (a NaN?): profiling first")
+        return fit_pipeline(source, plan, options, log, quick=False)
     seconds["fit"] = time.perf_counter() - clock
     pipeline = PipelineModel(stages=[*stages, tree])
     names = [f.name for f in kept]
@@ -373,6 +428,11 @@ def fit_pipeline(source: DataFrame, plan: FeaturePlan, options: TrainOptions, lo
     )
 
 
+class _NotQuick(Exception):
+    """The training rows cannot give the means after all: a feature the Parquet files said
+    was complete has a NaN, or this Spark has not MLlib's summarizer of instances."""
+
+
 @dataclass
 class _Profile:
     """What one pass over the labelled rows learned."""
@@ -392,6 +452,9 @@ class _Profile:
 # of the time, and the profile and the indexers' counts would be several jobs.
 _DRIVER_PROFILE_BYTES = 4 << 20
 
+# More files than this and the footers are not read to learn that no value is missing.
+_FOOTERS_READ_AT_MOST = 2000
+
 
 def _fits_in_driver(frame: DataFrame) -> bool:
     """Whether ``frame`` is small enough, by Spark's own size estimate (no job runs), to be
@@ -405,6 +468,125 @@ def _fits_in_driver(frame: DataFrame) -> bool:
         return int(str(size)) <= _DRIVER_PROFILE_BYTES  # a number, or Scala's BigInt
     except Py4JError:
         return False
+
+
+def _complete_in_files(frame: DataFrame, columns: list[str]) -> bool:
+    """Whether ``frame`` reads local Parquet files whose footers all say that ``columns``
+    (top-level columns of theirs) hold no null; read in this process, no job runs. Any doubt
+    (another format, a column not in the files, no statistics, too many files) is a no."""
+    import pyarrow.parquet as pq
+    from pyspark.errors import PySparkException
+
+    try:
+        files = frame.inputFiles()
+    except PySparkException:
+        return False
+    if not files or len(files) > _FOOTERS_READ_AT_MOST:
+        return False
+    wanted = set(columns)
+    for uri in files:
+        if not uri.startswith("file:"):
+            return False
+        try:
+            footer = pq.read_metadata(Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path)))
+        except (OSError, ValueError):  # not Parquet (Arrow's errors are both)
+            return False
+        positions = {footer.schema.column(j).path: j for j in range(footer.num_columns)}
+        if not wanted <= positions.keys():
+            return False
+        for g in range(footer.num_row_groups):
+            group = footer.row_group(g)
+            for name in wanted:
+                stats = group.column(positions[name]).statistics
+                if stats is None or not stats.has_null_count or stats.null_count != 0:
+                    return False
+    return True
+
+
+def _profile_labels(marked: DataFrame, in_training: Column, plan: FeaturePlan) -> _Profile:
+    """The profile of rows whose features have no missing value: the labelled rows, counted
+    by class for a classification (the training rows' counts, in place of a StringIndexer
+    pass); the means are learned later, from the materialised training rows."""
+    from pyspark.sql import functions as F
+
+    counts: dict[str, list[tuple[str, int]]] = {}
+    if plan.task == "classification":
+        found = (
+            marked.groupBy(
+                F.col(quote(plan.label)).cast("string").alias("y"), in_training.alias("t")
+            )
+            .count()
+            .collect()
+        )
+        rows = sum(int(r["count"]) for r in found)
+        counts[plan.label] = [(r["y"], int(r["count"])) for r in found if r["t"]]
+    else:
+        rows = marked.count()
+    present = {f.name: rows for f in plan.features}
+    return _Profile(rows=rows, present=present, means={}, distinct={}, value_counts=counts)
+
+
+def _count_and_means(
+    instances: Any, classes: int | None, spark: SparkSession
+) -> tuple[int, list[float]]:
+    """The number of training ``instances`` and the mean of each feature, in the pass that
+    materialises them (MLlib's summarizer of instances); ``_NotQuick`` where a feature
+    has a missing value (MLlib refuses NaN in instances) or the summarizer is not there."""
+    from py4j.protocol import Py4JError, Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    try:
+        summarizer = getattr(jvm.org.apache.spark.ml.stat, "Summarizer$").__getattr__("MODULE$")
+        wanted = jvm.java.util.ArrayList()
+        for metric in ("mean", "count"):
+            wanted.add(metric)
+        metrics = jvm.scala.jdk.javaapi.CollectionConverters.asScala(wanted).toList()
+        with _quiet_failed_tasks(spark):
+            pair = (
+                summarizer.getClassificationSummarizers(instances, 2, metrics)
+                if classes is not None
+                else summarizer.getRegressionSummarizers(instances, 2, metrics)
+            )
+    except (Py4JJavaError, PySparkException) as error:  # MLlib: "... MUST NOT be NaN ..."
+        if "NaN" in str(error):
+            raise _NotQuick from error
+        raise
+    except Py4JError as error:  # an entry point that is not there (another Spark)
+        raise _NotQuick from error
+    features = pair._1()
+    count = int(features.count())
+    means = list(features.mean().toArray()) if count else []
+    if any(math.isnan(m) for m in means):  # a missing value MLlib let through
+        raise _NotQuick
+    return count, means
+
+
+# The driver's loggers that report a failed task, with its trace, as it fails.
+_TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.scheduler.TaskSetManager",
+    "org.apache.spark.storage.BlockManager",
+)
+
+
+@contextmanager
+def _quiet_failed_tasks(spark: SparkSession) -> Iterator[None]:
+    """Spark's own report of a failed task kept off the console while this runs: where the
+    failure is expected, and answered (the error still reaches the caller)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    log4j = jvm.org.apache.logging.log4j
+    configurator = log4j.core.config.Configurator
+    before = {name: log4j.LogManager.getLogger(name).getLevel() for name in _TASK_FAILURE_LOGGERS}
+    for name in _TASK_FAILURE_LOGGERS:
+        configurator.setLevel(name, log4j.Level.OFF)
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            configurator.setLevel(name, level)
 
 
 def _by_frequency(counts: list[tuple[str, int]]) -> list[str]:
