@@ -10,9 +10,9 @@ In one Spark session (local[*]), on two datasets:
 After one untimed warm-up round of each, each round times (ours and the naive script train on
 the same rows, ``rand(42) < 0.8``; scikit-learn on a seeded 80% permutation):
 
-- ours: ``Workspace.ml.train`` up to the fitted model (profile, indexers and imputer, the
-  materialised training rows, the tree), and the whole call (plus evaluation, the compiled
-  check, saving, pictures and registration);
+- ours: ``Workspace.ml.train`` up to the fitted model (profile or label count, indexers and
+  imputer, the materialised training rows, the tree), and the whole call (plus evaluation, the
+  compiled check, saving, pictures and registration);
 - naive MLlib: read the Parquet, filter the same rows, ``StringIndexer`` (penguins only),
   ``VectorAssembler``, ``DecisionTreeClassifier.fit``; timed twice: in a plain PySpark session
   of its own process (same master and driver memory, none of sparkglue's settings, one
