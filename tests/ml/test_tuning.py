@@ -341,6 +341,9 @@ def test_nan_the_files_do_not_count_makes_training_profile_first(
     counted, profiled = _spy(monkeypatch, "_profile_labels"), _spy(monkeypatch, "_profile_on_spark")
     model = ws.ml.train("nan_found", options)
     assert len(counted) == 1 and len(profiled) == 1, "tried, then profiled"
+    run = ws.ml.get_run(str(model.run_id))
+    assert run.log_path is not None
+    assert "then training again: a feature has NaN values" in Path(run.log_path).read_text()
     log4j = ws.spark().sparkContext._jvm.org.apache.logging.log4j
     for name in training_module._TASK_FAILURE_LOGGERS:  # quiet only while it was tried
         assert str(log4j.LogManager.getLogger(name).getLevel()) != "OFF", name

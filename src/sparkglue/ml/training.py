@@ -344,6 +344,7 @@ def fit_pipeline(
     if quick and instances is None:  # MLlib's entry points are not there: the usual way
         return fit_pipeline(source, plan, options, log, quick=False)
     tuning: list[dict[str, Any]] = []
+    not_quick: str | None = None  # why the means could not come with the training rows
     try:  # the instances are released whatever happens, a failed count included
         if instances is None:
             prepared = prepared.localCheckpoint(eager=True)
@@ -377,13 +378,13 @@ def fit_pipeline(
             tree = estimator.fit(prepared)
         else:
             tree, tuning = _search(estimator, prepared, task, options, max_bins, log)
-    except _NotQuick:
-        tree = None
+    except _NotQuick as why:
+        not_quick = str(why)
     finally:
         if instances is not None:
             instances.unpersist(False)
-    if tree is None:  # the training rows are released: now the whole profile, then train
-        log("The means could not come with the training rows (a NaN?): profiling first")
+    if not_quick is not None:  # the training rows are released: now the whole profile, then train
+        log(f"Profiling {options.table}, then training again: {not_quick}")
         return fit_pipeline(source, plan, options, log, quick=False)
     seconds["fit"] = time.perf_counter() - clock
     pipeline = PipelineModel(stages=[*stages, tree])
@@ -431,6 +432,9 @@ def fit_pipeline(
 class _NotQuick(Exception):
     """The training rows cannot give the means after all: a feature the Parquet files said
     was complete has a NaN, or this Spark has not MLlib's summarizer of instances."""
+
+
+_NAN_IN_PARQUET = "a feature has NaN values, which Parquet files do not count as missing"
 
 
 @dataclass
@@ -551,15 +555,15 @@ def _count_and_means(
             )
     except (Py4JJavaError, PySparkException) as error:  # MLlib: "... MUST NOT be NaN ..."
         if "NaN" in str(error):
-            raise _NotQuick from error
+            raise _NotQuick(_NAN_IN_PARQUET) from error
         raise
     except Py4JError as error:  # an entry point that is not there (another Spark)
-        raise _NotQuick from error
+        raise _NotQuick("this Spark has not MLlib's summarizer of training instances") from error
     features = pair._1()
     count = int(features.count())
     means = list(features.mean().toArray()) if count else []
     if any(math.isnan(m) for m in means):  # a missing value MLlib let through
-        raise _NotQuick
+        raise _NotQuick(_NAN_IN_PARQUET)
     return count, means
 
 
