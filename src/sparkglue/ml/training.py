@@ -351,12 +351,7 @@ def fit_pipeline(
             train_rows = prepared.count()
         elif quick:
             train_rows, means = _count_and_means(instances, classes, spark)
-            if train_rows:
-                imputer = Imputer(
-                    inputCols=[num_column(i) for i, _ in numeric],
-                    outputCols=[imputed_column(i) for i, _ in numeric],
-                    strategy="mean",
-                )
+            if train_rows:  # the imputer set up above (mean), now holding the means
                 stages.insert(1, _imputer_holding(imputer, means, spark))
         else:
             train_rows = int(instances.count())
