@@ -596,6 +596,135 @@ def test_json_lines_types_on_every_path(tmp_path: Path) -> None:
     assert round(by_folder["blank"].records) == 3
 
 
+_JSON_LINE = st.sampled_from(
+    [
+        '{"i": 1}',
+        '{"i": 2.5, "s": "x"}',
+        "",
+        " ",
+        "\t",
+        "\r",
+        '{"i": 1}\r',
+        '{"i": NaN}',
+        "[1,",
+        "2]",
+    ]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_JSON_LINE, min_size=1, max_size=12), st.booleans(), st.booleans())
+def test_json_lines_read_the_same_the_quick_way_and_the_long_way(
+    monkeypatch: pytest.MonkeyPatch, lines: list[str], complete: bool, ending: bool
+) -> None:
+    """Lines decoded in one go when none is blank, line by line otherwise: the same records,
+    and the same count of lines that are not blank."""
+    from sparkglue.crawler.classifiers import json as json_module
+
+    text = "\n".join(lines) + ("\n" if ending else "")
+
+    def records(quick: bool) -> Any:
+        with monkeypatch.context() as patched:
+            if not quick:
+                patched.setattr(json_module, "_json_lines", lambda *a: None)
+            try:
+                return json_module.JsonClassifier._lines_or_document(text, complete)
+            except (json.JSONDecodeError, ValueError) as exc:
+                return type(exc)
+
+    assert repr(records(True)) == repr(records(False))  # repr: NaN equals itself there
+    whole = text.rstrip()
+    blank = len(json_module._BLANK_LINE.findall(whole))
+    assert json_module._count_lines(whole) == (whole.count("\n") + 1 - blank if whole else 0)
+
+
+def test_json_lines_past_the_first_thousand_are_not_typed(tmp_path: Path) -> None:
+    rows = [f'{{"i": {i}}}' for i in range(1000)] + ['{"i": "text"}', "", '{"j": 1}']
+    write(tmp_path / "t" / "a.json", "\n".join(rows) + "\n")
+    (result,), _ = scan(tmp_path, ExclusionSet(), [])
+    assert result.columns == [("i", "bigint")]
+    assert round(result.records) == 1002  # every line that is not blank counts
+    # The thousandth record comes after a blank line: it is still one of the records typed.
+    rows = [f'{{"i": {i}}}' for i in range(999)] + ["", '{"i": "text"}']
+    write(tmp_path / "t" / "a.json", "\n".join(rows) + "\n")
+    (result,), _ = scan(tmp_path, ExclusionSet(), [])
+    assert result.columns == [("i", "string")]
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (["TRUE", "false", "tRuE"], "boolean"),
+        (["1E5", "2.5e-3", ""], "double"),
+        (["12", "", "-7"], "bigint"),
+        (["TRUE", "1"], "string"),
+        (["Ab", "cD"], "string"),
+        (["", ""], None),
+    ],
+)
+def test_arrow_types_the_rows_lower_cased(column: list[str], expected: str | None) -> None:
+    import pyarrow.csv  # noqa: F401
+
+    from sparkglue.crawler.classifiers import csv as csv_module
+
+    text = "a,b\n" + "".join(f"{v},x\n" for v in column)
+    assert csv_module._arrow_types(text, ",", '"', 2) == [expected, "string"]
+
+
+def test_arrow_types_the_first_thousand_rows_only() -> None:
+    import pyarrow.csv  # noqa: F401
+
+    from sparkglue.crawler.classifiers import csv as csv_module
+
+    rows = [f"{i},x" for i in range(1000)]
+    assert csv_module._arrow_types("\n".join(["a,b", *rows, "text,x"]), ",", '"', 2) == [
+        "bigint",
+        "string",
+    ]
+    rows[-1] = "text,x"
+    assert csv_module._arrow_types("\n".join(["a,b", *rows]), ",", '"', 2) == [
+        "string",
+        "string",
+    ]
+    # Hexadecimal past the typed rows still sends the rows to Python, which gives the same.
+    assert csv_module._arrow_types("\n".join(["a,b", "1,x", "0x1F,y"]), ",", '"', 2) is None
+
+
+def test_a_crawl_pauses_the_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from sparkglue.crawler import engine, service
+
+    ws = Workspace.init(tmp_path / "ws")
+    write(ws.settings.lake_root / "t" / "a.csv", "a,b\n1,x\n2,y\n")
+    ws.catalog.create_database(DatabaseInput(name="db"))
+    ws.crawlers.create_crawler(
+        CrawlerSpec.model_validate(
+            {"Name": "c", "DatabaseName": "db", "Targets": {"S3Targets": [{"Path": "t"}]}}
+        )
+    )
+    seen: list[bool] = []
+    real_scan = service.scan
+    monkeypatch.setattr(
+        service, "scan", lambda *a, **k: seen.append(gc.isenabled()) or real_scan(*a, **k)
+    )
+    assert gc.isenabled()
+    assert ws.crawlers.run("c").state == "SUCCEEDED"
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a collector turned off by the caller stays off
+        assert ws.crawlers.run("c").state == "SUCCEEDED"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with engine.collections_paused():
+        engine._pool_worker_init(())  # a forked worker collects its own garbage
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_json_document_larger_than_the_sample_is_recognised(tmp_path: Path) -> None:
     from sparkglue.crawler.classifiers.json import JsonClassifier
 

@@ -88,3 +88,33 @@ def test_concurrent_migrations_apply_once(store_url: str) -> None:
         rows = conn.execute(sa.select(schema_migrations.c.version)).scalars().all()
     assert sorted(rows) == list(range(1, LATEST_VERSION + 1))
     store.dispose()
+
+
+def test_compiled_json_writes_what_the_json_column_reads_back(store_url: str) -> None:
+    from sparkglue.store.schema import CompiledJSON, crawl_run_files, crawl_runs
+
+    store = MetadataStore(store_url)
+    store.migrate()
+    values = [
+        {"size": 3, "certainty": 1.0, "tried": [{"reason": 'a "quoted" \u00e9 \\ reason'}]},
+        {"huge": 2**70, "nested": {"x": [None, True, -0.5]}},  # past 64 bits: the standard encoder
+        {"not a number": float("nan")},
+    ]
+    with store.write() as conn:
+        conn.execute(
+            crawl_runs.insert().values(
+                id="cr_1", crawler_name="c", state="RUNNING", started_at="t", metrics={}
+            )
+        )
+        conn.execute(
+            crawl_run_files.insert().values(
+                decision=sa.bindparam("decision", type_=CompiledJSON())
+            ),
+            [{"run_id": "cr_1", "path": f"p{i}", "decision": v} for i, v in enumerate(values)],
+        )
+    with store.read() as conn:
+        read = conn.execute(
+            sa.select(crawl_run_files.c.decision).order_by(crawl_run_files.c.id)
+        ).scalars()
+        assert list(read) == [*values[:2], {"not a number": None}]
+    store.dispose()

@@ -8,6 +8,7 @@ share the folder's result) and read only as far as their head or footer.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 from collections import Counter
@@ -26,6 +27,7 @@ __all__ = [
     "FileResult",
     "PartitionPlan",
     "TablePlan",
+    "collections_paused",
     "list_files",
     "list_object_files",
     "plan_tables",
@@ -305,6 +307,28 @@ def _worker_init(custom: Sequence[Classifier]) -> None:
     _worker_classifiers = custom
 
 
+def _pool_worker_init(custom: Sequence[Classifier]) -> None:
+    _worker_init(custom)
+    gc.enable()  # a worker's garbage is its own: what it inherited is frozen (see below)
+
+
+@contextlib.contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cyclic garbage collection in this process while a crawl runs.
+
+    A crawl keeps one result per file until its end and makes next to no reference cycles,
+    so the collector would only walk an ever longer list of live objects: about a tenth of a
+    10,000-file crawl went there. Reference counting still frees what the crawl lets go of.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _classify_path(item: tuple[FileResult, str]) -> FileResult:
     result, path = item
     sample = FileSample(path, result.relative, result.size, result.mtime)
@@ -355,8 +379,11 @@ def _classify_all(
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # What a forked worker inherits is left out of its collections (Python's advice for
+    # fork): they stay quick, and never write to the pages it shares with this process.
+    gc.freeze()
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_init, initargs=(tuple(custom),)
+        workers, mp_context=context, initializer=_pool_worker_init, initargs=(tuple(custom),)
     )
     try:
         for result in pool.map(_classify_path, todo, chunksize=32):
@@ -366,6 +393,7 @@ def _classify_all(
     finally:
         # On a stop (or any error) pending work is dropped instead of finished.
         pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Classifier]) -> None:

@@ -26,6 +26,7 @@ from sparkglue.crawler.catalog_sync import CatalogSync
 from sparkglue.crawler.classifiers import Classifier, custom_classifier
 from sparkglue.crawler.engine import (
     TablePlan,
+    collections_paused,
     dedupe_table_names,
     list_files,
     list_object_files,
@@ -379,14 +380,30 @@ class CrawlerService:
         )
         decisions: list[tuple[str, dict[str, Any]]] = []
         state, error = "SUCCEEDED", None
-        try:
-            self._crawl(crawler, log_lines, metrics, decisions, run_id)
-        except CrawlStopped:
-            state, error = "CANCELLED", "stopped on request (`sparkglue crawler stop`)"
-        except SparkGlueError as exc:
-            state, error = "FAILED", exc.message
-        except Exception as exc:  # recorded on the run; the process itself carries on
-            state, error = "FAILED", f"{type(exc).__name__}: {exc}"
+        with collections_paused():
+            try:
+                self._crawl(crawler, log_lines, metrics, decisions, run_id)
+            except CrawlStopped:
+                state, error = "CANCELLED", "stopped on request (`sparkglue crawler stop`)"
+            except SparkGlueError as exc:
+                state, error = "FAILED", exc.message
+            except Exception as exc:  # recorded on the run; the process itself carries on
+                state, error = "FAILED", f"{type(exc).__name__}: {exc}"
+            self._finish(run, run_id, clock, log_lines, metrics, decisions, state, error)
+        return self.get_run(run_id, recover=False)
+
+    def _finish(
+        self,
+        run: CrawlRun,
+        run_id: str,
+        clock: float,
+        log_lines: list[str],
+        metrics: dict[str, Any],
+        decisions: list[tuple[str, dict[str, Any]]],
+        state: str,
+        error: str | None,
+    ) -> None:
+        """Record how a run ended: its metrics, log, state and every file's decision."""
         # What was done and why is kept whether or not the crawl finished.
         metrics["Decisions"] = log_lines[-200:]
         seconds = time.perf_counter() - clock
@@ -404,7 +421,9 @@ class CrawlerService:
         with self.store.write() as conn:
             if decisions:
                 conn.execute(
-                    s.crawl_run_files.insert(),
+                    s.crawl_run_files.insert().values(
+                        decision=sa.bindparam("decision", type_=s.CompiledJSON())
+                    ),
                     [{"run_id": run_id, "path": path, "decision": d} for path, d in decisions],
                 )
             # Only a run still RUNNING ends here: one that recovery marked FAILED stays so.
@@ -421,7 +440,6 @@ class CrawlerService:
                 .where(s.crawlers.c.name == run.crawler)
                 .values(state="READY", updated_at=utc_now())
             )
-        return self.get_run(run_id, recover=False)
 
     def stop_crawler(self, name: str) -> str:
         """Ask a running crawl to stop; returns its run id. The crawl stops at its next check

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 from sparkglue.crawler.classifiers.base import (
@@ -241,16 +241,32 @@ def _has_padding(text: str, delimiter: str, quote: str) -> bool:
 
 
 _ARROW_TYPES = {"int64": "bigint", "double": "double", "bool": "boolean", "null": None}
+_NOT_BLANK = re.compile(r"\S")  # what str.strip() keeps
+_HEXADECIMAL = re.compile(rb"0[xX]")
+_arrow_options: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
 
-def _case_variants(word: str) -> list[str]:
-    """Every spelling of ``word`` in upper and lower case letters."""
-    return ["".join(letters) for letters in product(*((c.lower(), c.upper()) for c in word))]
+def _arrow_options_for(delimiter: str, quote: str) -> tuple[Any, Any, Any]:
+    """Arrow's reader options for a delimiter and quote, made once per process."""
+    options = _arrow_options.get((delimiter, quote))
+    if options is None:
+        import pyarrow.csv as pcsv
 
-
-# Glue's booleans are true and false in any case; Arrow takes a list of exact spellings.
-_TRUE = _case_variants("true")
-_FALSE = _case_variants("false")
+        options = _arrow_options[delimiter, quote] = (
+            pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            pcsv.ParseOptions(delimiter=delimiter, quote_char=quote, newlines_in_values=True),
+            pcsv.ConvertOptions(
+                null_values=[""],
+                # Glue's booleans are true and false in any case: the rows are lower-cased
+                # (ASCII letters only) before Arrow reads them, so one spelling each is enough.
+                true_values=["true"],
+                false_values=["false"],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                timestamp_parsers=[],
+            ),
+        )
+    return options
 
 
 def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str | None] | None:
@@ -259,40 +275,43 @@ def _arrow_types(text: str, delimiter: str, quote: str, width: int) -> list[str 
     timestamps stay strings, only true/false (in any case) are booleans, only empty values are
     null. None when Arrow cannot read them the same way, and the rows are then typed in
     Python: ragged rows; and what Arrow's number parsers take more liberally than Glue's rules
-    (hexadecimal ``0x1F``, NaN and infinities, ``+1`` which Arrow makes a double)."""
+    (hexadecimal ``0x1F``, NaN and infinities, ``+1`` which Arrow makes a double).
+
+    The rows go to Arrow lower-cased, ASCII letters only, which changes no type Arrow gives
+    here besides making ``TRUE`` and ``tRuE`` the one spelling of true it is told about."""
     try:
+        import numpy as np
         import pyarrow as pa
         import pyarrow.csv as pcsv
     except ImportError:
         return None
-    body = text.split("\n", 1)[1] if "\n" in text else ""
-    if not body.strip():
-        return None
-    rest = body.split("\n", _MAX_ROWS)[-1] if body.count("\n", 0) >= _MAX_ROWS else ""
+    first_break = text.find("\n")
+    if first_break < 0 or _NOT_BLANK.search(text, first_break + 1) is None:
+        return None  # no data row
+    data = text.encode("utf-8")
+    start = data.find(b"\n") + 1
+    breaks = np.flatnonzero(np.frombuffer(data, np.uint8, offset=start) == 10)
+    end = start + int(breaks[_MAX_ROWS - 1]) + 1 if len(breaks) >= _MAX_ROWS else len(data)
+    read, parse, convert = _arrow_options_for(delimiter, quote)
     try:
         table = pcsv.read_csv(
-            pa.py_buffer(body[: len(body) - len(rest)].encode("utf-8")),
-            read_options=pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
-            parse_options=pcsv.ParseOptions(
-                delimiter=delimiter, quote_char=quote, newlines_in_values=True
-            ),
-            convert_options=pcsv.ConvertOptions(
-                null_values=[""],
-                true_values=_TRUE,
-                false_values=_FALSE,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                timestamp_parsers=[],
-            ),
+            pa.py_buffer(data[start:end].lower()),
+            read_options=read,
+            parse_options=parse,
+            convert_options=convert,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if table.num_columns != width:
         return None
     types = [_ARROW_TYPES.get(str(field.type), "string") for field in table.schema]
-    if "bigint" in types and ("0x" in body or "0X" in body):
+    if (
+        "bigint" in types
+        and (data.find(b"x", start) >= 0 or data.find(b"X", start) >= 0)  # memchr: quick
+        and _HEXADECIMAL.search(data, start) is not None
+    ):
         return None  # hexadecimal is text to Glue, a whole number to Arrow
-    if "double" in types and "+" in body:
+    if "double" in types and data.find(b"+", start) >= 0:
         return None  # "+1" is a whole number to Glue, a double to Arrow
     for kind, column in zip(types, table.columns, strict=True):
         if kind == "double" and not all(map(_finite, column.chunks)):

@@ -74,11 +74,14 @@ def _record_types(objects: list[dict[str, Any]]) -> dict[str, str | None]:
         by_key = ([r[key] for r in objects if key in r] for key in keys)
     columns: dict[str, str | None] = {}
     for key, values in zip(keys, by_key, strict=True):
-        kinds = set(map(type, values)) - {type(None)}
+        kinds = set(map(type, values))
+        ints = values
+        if type(None) in kinds:
+            kinds.discard(type(None))
+            ints = [v for v in values if v is not None]
         if not kinds:
             columns[key] = None
         elif kinds == {int}:
-            ints = [v for v in values if v is not None]
             columns[key] = "bigint" if min(ints) >= -(2**63) and max(ints) < 2**63 else "double"
         elif kinds <= {int, float}:
             columns[key] = "double"
@@ -167,6 +170,38 @@ def close_json_prefix(text: str) -> str:
     return text[: cut[0]] + cut[1]
 
 
+def _json_lines(text: str, complete: bool) -> list[Any] | None:
+    """The first 1,000 lines decoded in one compiled parse, when each is one JSON value and
+    none is empty (the common case); None sends the text the longer way, which strips lines
+    and skips blank ones. A whitespace-only line cannot pass here: between two commas it is
+    not JSON."""
+    lines = text.split("\n", _MAX_RECORDS)
+    if len(lines) > _MAX_RECORDS or not complete:
+        del lines[-1]  # the rest of the sample, or a line cut by its end
+    if len(lines) < 2 or "" in lines:
+        return None
+    try:
+        records: list[Any] = orjson.loads("[" + ",".join(lines) + "]")
+    except orjson.JSONDecodeError:
+        return None
+    return records
+
+
+def _count_lines(whole: str) -> int:
+    """Lines of ``whole`` (which does not end with a line break) that are not blank."""
+    if not whole:
+        return 0
+    import numpy as np
+
+    data = np.frombuffer(whole.encode("utf-8"), np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    after = data[breaks + 1]  # the first character of every line but the first
+    if ((after == 10) | (after == 32) | (after == 9) | (after == 13)).any():
+        # A line may be blank: count them exactly.
+        return len(breaks) + 1 - len(_BLANK_LINE.findall(whole))
+    return len(breaks) + 1
+
+
 class JsonClassifier:
     """Built-in JSON classifier, or a custom one with a JsonPath."""
 
@@ -218,8 +253,7 @@ class JsonClassifier:
             records_in_head = _count_array_elements(stripped, 1)
         if not multi_line and self._steps is None:
             whole = (stripped if complete else stripped[: stripped.rfind("\n") + 1]).rstrip()
-            blank = len(_BLANK_LINE.findall(whole))
-            records_in_head = whole.count("\n") + 1 - blank if whole else 0
+            records_in_head = _count_lines(whole)
         return Verdict(
             self.name,
             self.classification,
@@ -237,6 +271,9 @@ class JsonClassifier:
 
     @staticmethod
     def _lines_or_document(text: str, complete: bool) -> tuple[list[Any], bool]:
+        quick = _json_lines(text, complete)
+        if quick is not None:
+            return quick, False
         lines = text.split("\n", _MAX_RECORDS * 2)  # no more lines than can be needed
         if len(lines) > _MAX_RECORDS * 2 or (not complete and lines):
             lines = lines[:-1]  # the rest of the sample, or a line cut by its end
