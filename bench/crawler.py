@@ -8,7 +8,9 @@ PARTITIONS Hive partitions ``dt=…``, about SIZE_MB in all), then measures in o
   ``mergeSchema`` (one local[*] session, JVM start excluded),
 - an incremental recrawl (CRAWL_NEW_FOLDERS_ONLY) after one partition is added;
 - classification alone, one file after another in this process (500 files of each format,
-  after 50 untimed ones): the CPU a file costs, set against Spark's time per file.
+  after 50 untimed ones, as a crawl's worker runs): the CPU a file costs, set against Spark's
+  time per file; and the part of it the compiled parsers take (Arrow's CSV reader on a CSV
+  sample, orjson on a JSON Lines one).
 
 Usage: .venv/bin/python bench/crawler.py [--files 10000] [--partitions 100] [--size-mb 1000]
 """
@@ -120,13 +122,18 @@ def generate(root: Path, files: int, partitions: int, size_mb: int) -> dict[str,
 
 
 def classify_cost(lake: Path, files: int = 500, warm: int = 50) -> dict[str, float]:
-    """Milliseconds of CPU to classify one file of each format, one after another."""
+    """Milliseconds of CPU to classify one file of each format, one after another, as a
+    crawl's worker does: Arrow's CSV reader loaded, and what the process held before frozen
+    out of the garbage collector's passes."""
+    import gc
+
     import pyarrow.csv  # noqa: F401 (loaded, as a crawl of many files loads it)
 
     from sparkglue.crawler.classifiers import classify
     from sparkglue.crawler.sample import FileSample
 
     cost = {}
+    gc.freeze()
     for fmt in ("csv", "json", "parquet"):
         paths = sorted((lake / f"{fmt}_t").rglob("part-*"))[: warm + files]
         samples = [FileSample.of(p, p.name) for p in paths]
@@ -137,7 +144,44 @@ def classify_cost(lake: Path, files: int = 500, warm: int = 50) -> dict[str, flo
             verdict, _ = classify(sample)
             assert verdict is not None and verdict.classification == fmt
         cost[fmt] = (time.process_time() - clock) / (len(samples) - warm) * 1000
+    gc.unfreeze()
     return cost
+
+
+def library_cost(lake: Path, files: int = 500) -> dict[str, float]:
+    """Milliseconds of CPU per file for the compiled parser alone, on what the classifiers
+    give it: Arrow's CSV reader on the first 1,000 data rows (the crawl's options, lower-cased)
+    and orjson on the first 1,000 JSON lines, the files read beforehand."""
+    import gc
+
+    import orjson
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from sparkglue.crawler.classifiers.csv import _arrow_options_for
+
+    read, parse, convert = _arrow_options_for(",", '"')
+    csv_rows = [
+        "\n".join(p.read_text().split("\n", 1001)[1:1001]).lower().encode() + b"\n"
+        for p in sorted((lake / "csv_t").rglob("part-*"))[:files]
+    ]
+    json_rows = [
+        "[" + ",".join(p.read_text().split("\n", 1000)[:1000]) + "]"
+        for p in sorted((lake / "json_t").rglob("part-*"))[:files]
+    ]
+    gc.freeze()
+    clock = time.process_time()
+    for rows in csv_rows:
+        pcsv.read_csv(
+            pa.py_buffer(rows), read_options=read, parse_options=parse, convert_options=convert
+        )
+    arrow = (time.process_time() - clock) / len(csv_rows) * 1000
+    clock = time.process_time()
+    for text in json_rows:
+        orjson.loads(text)
+    decode = (time.process_time() - clock) / len(json_rows) * 1000
+    gc.unfreeze()
+    return {"csv (Arrow's reader)": arrow, "json (orjson)": decode}
 
 
 def main() -> None:
@@ -242,6 +286,12 @@ def main() -> None:
             "| classification alone, CPU per file (ms) | "
             + ", ".join(f"{fmt} {ms:.2f}" for fmt, ms in per_file.items())
             + f" | {spark_total / sum(counts.values()) * 1000:.2f} (Spark, all files) | — |"
+        )
+        floor = library_cost(lake)
+        print(
+            "| the compiled parser alone, CPU per file (ms) | "
+            + ", ".join(f"{what} {ms:.2f}" for what, ms in floor.items())
+            + " | — | — |"
         )
         print(
             f"\nSpark per format (s): {', '.join(f'{k} {v:.2f}' for k, v in spark.items())}; "
