@@ -725,6 +725,37 @@ def test_a_crawl_pauses_the_collector_and_gives_it_back(
     assert gc.get_freeze_count() == 0
 
 
+def test_many_files_are_classified_alike_by_worker_processes_and_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from sparkglue.crawler import engine
+
+    for i in range(150):
+        write(tmp_path / "c" / f"d={i % 5}" / f"{i}.csv", f"a,b,c\n{i},x{i},{i / 2}\n1,y,TRUE\n")
+        write(
+            tmp_path / "j" / f"d={i % 5}" / f"{i}.json", f'{{"a": {i}, "b": [1]}}\n{{"a": null}}\n'
+        )
+    write(tmp_path / "c" / "d=0" / "empty.csv", "")
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert engine._PARALLEL_FROM <= 301
+
+    def decisions() -> list[tuple[str, Any]]:
+        with engine.collections_paused():
+            results, _ = scan(tmp_path, ExclusionSet(), [])
+        return [(r.relative, r.decision()) for r in results]
+
+    in_workers = decisions()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    monkeypatch.setattr(engine, "_PARALLEL_FROM", 10**9)
+    assert decisions() == in_workers
+    by_path = dict(in_workers)
+    assert by_path["c/d=1/1.csv"]["schema"] == [["a", "bigint"], ["b", "string"], ["c", "string"]]
+    assert by_path["j/d=1/1.json"]["schema"] == [["a", "bigint"], ["b", "array<bigint>"]]
+    assert by_path["c/d=0/empty.csv"]["skipped"] == "empty file"
+
+
 def test_a_json_document_larger_than_the_sample_is_recognised(tmp_path: Path) -> None:
     from sparkglue.crawler.classifiers.json import JsonClassifier
 

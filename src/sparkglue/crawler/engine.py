@@ -381,6 +381,8 @@ def _classify_all(
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     # What a forked worker inherits is left out of its collections (Python's advice for
     # fork): they stay quick, and never write to the pages it shares with this process.
+    # Objects this process had frozen already (its own choice) stay frozen afterwards.
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_pool_worker_init, initargs=(tuple(custom),)
@@ -393,7 +395,8 @@ def _classify_all(
     finally:
         # On a stop (or any error) pending work is dropped instead of finished.
         pool.shutdown(wait=True, cancel_futures=True)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def _classify_one(result: FileResult, sample: FileSample, custom: Sequence[Classifier]) -> None:
