@@ -10,6 +10,7 @@ Parquet footer) all come from that read.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -36,6 +37,7 @@ class FileSample:
     _consumed: int = field(default=0, repr=False)
     _text: str | None = field(default=None, repr=False)
     _stored: bytes | None = field(default=None, repr=False)
+    _first_line: str | None = field(default=None, repr=False)
     head_error: str | None = None
     text_error: str | None = None
     filesystem: Any = field(default=None, repr=False)
@@ -49,8 +51,16 @@ class FileSample:
         """The whole stored file, for a local file no larger than ``HEAD_BYTES`` (read once);
         None for a larger file or an object of a remote filesystem."""
         if self._stored is None and self.filesystem is None and 0 < self.size <= HEAD_BYTES:
-            with open(self.path, "rb") as fh:  # noqa: PTH123 (a str path)
-                self._stored = fh.read(self.size)  # buffered: reads until size or the end
+            # One unbuffered read (a few more if the system returns less): no buffer to fill
+            # and copy out of, which is a good part of reading a small file.
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                chunks = [os.read(fd, self.size)]
+                while chunks[-1] and sum(map(len, chunks)) < self.size:
+                    chunks.append(os.read(fd, self.size - sum(map(len, chunks))))
+            finally:
+                os.close(fd)
+            self._stored = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._stored
 
     def first_bytes(self, n: int = 16) -> bytes:
@@ -112,6 +122,22 @@ class FileSample:
                     text = ""
             self._text = text.removeprefix("\ufeff")
         return self._text
+
+    def first_line(self) -> str:
+        """The first line of ``text()`` that is not blank (empty when there is none), found
+        once for every classifier that looks at it."""
+        if self._first_line is None:
+            text = self.text()
+            self._first_line = ""
+            for size in (4096, 65536):  # a window: the whole sample is not split into lines
+                lines = text[:size].splitlines()
+                if len(text) > size and lines:
+                    lines = lines[:-1]  # may be cut by the window
+                line = next((line for line in lines if line.strip()), None)
+                if line is not None:
+                    self._first_line = line
+                    break
+        return self._first_line
 
     @property
     def head_fraction(self) -> float:

@@ -81,19 +81,19 @@ class CsvClassifier:
         delimiters = (opts.delimiter,) if opts.delimiter else BUILTIN_DELIMITERS
         min_columns = 1 if opts.allow_single_column else 2
 
-        best: tuple[str, list[list[str]], int] | None = None
+        best: tuple[str, list[list[str]], int, int] | None = None
         for delimiter in delimiters:
             rows = _parse(lines_text, delimiter, opts.quote_symbol, _DETECT_ROWS)
             if len(rows) < 2:
                 continue
-            counts = Counter(len(r) for r in rows)
+            counts = Counter(map(len, rows))
             width, hits = counts.most_common(1)[0]
             if width < min_columns or hits < 2:
                 continue
             if hits / len(rows) < 0.9:
                 continue
             if best is None or hits > best[2]:
-                best = (delimiter, rows, hits)
+                best = (delimiter, rows, hits, width)
             if hits == len(rows):
                 break
         if best is None:
@@ -103,8 +103,7 @@ class CsvClassifier:
                 f"no delimiter of {_show(delimiters)} gives {min_columns}+ consistent columns "
                 "in 2+ rows",
             )
-        delimiter, rows, _ = best
-        width = Counter(len(r) for r in rows).most_common(1)[0][0]
+        delimiter, rows, _, width = best
         arrow_types = None
         if _arrow_loaded() and (
             opts.disable_value_trimming

@@ -251,7 +251,7 @@ class GrokClassifier:
             why = sample.head_error or sample.text_error or ""
             return unknown(self.name, self.classification, why)
         matcher = self.grok.compiled
-        if self.builtin and not matcher.fullmatch(_first_line(text)):
+        if self.builtin and not matcher.fullmatch(sample.first_line()):
             # A built-in needs every line to match: the first that does not settles it.
             return unknown(
                 self.name,
@@ -292,19 +292,6 @@ class GrokClassifier:
                 sampled_bytes=len(sample.head()),
             ),
         )
-
-
-def _first_line(text: str) -> str:
-    """The first line that is not blank, without splitting the whole sample into lines."""
-    for size in (4096, 65536):
-        window = text[:size]
-        lines = window.splitlines()
-        if len(text) > size and lines:
-            lines = lines[:-1]  # may be cut by the window
-        line = next((line for line in lines if line.strip()), None)
-        if line is not None:
-            return line
-    return ""
 
 
 BUILTIN_LOG_CLASSIFIERS: tuple[tuple[str, str], ...] = (
