@@ -317,8 +317,9 @@ def collections_paused() -> Iterator[None]:
     """No cyclic garbage collection in this process while a crawl runs.
 
     A crawl keeps one result per file until its end and makes next to no reference cycles,
-    so the collector would only walk an ever longer list of live objects: about a tenth of a
-    10,000-file crawl went there. Reference counting still frees what the crawl lets go of.
+    so the collector would only walk an ever longer list of live objects, again and again.
+    Reference counting still frees what the crawl lets go of. A collector the caller had
+    turned off stays off.
     """
     enabled = gc.isenabled()
     gc.disable()

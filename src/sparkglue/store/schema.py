@@ -18,11 +18,12 @@ metadata = sa.MetaData()
 
 class CompiledJSON(sa.types.TypeDecorator[Any]):
     """A JSON column's values written by orjson, a compiled encoder, for inserts of many rows
-    at once: the same JSON as ``sa.JSON`` writes, about five times sooner. A value orjson
-    refuses (an integer past 64 bits, a key that is not a string) goes to the standard
-    encoder. A NaN or an infinity, for which JSON has no word, is written as null. Use it as a
-    bound parameter's type (``sa.bindparam(name, type_=CompiledJSON())``): the column stays
-    JSON, and reading it is unchanged."""
+    at once: what is read back is what ``sa.JSON`` would have written, only the spacing
+    differs. A value orjson refuses (an integer past 64 bits, a key that is not a string) goes
+    to the standard encoder. NaN and infinities, which JSON cannot hold, become null through
+    orjson; the standard encoder refuses them. Use it as a bound parameter's type
+    (``sa.bindparam(name, type_=CompiledJSON())``): the column stays JSON, and reading it is
+    unchanged."""
 
     impl = sa.JSON
     cache_ok = True
