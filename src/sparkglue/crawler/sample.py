@@ -53,7 +53,7 @@ class FileSample:
         if self._stored is None and self.filesystem is None and 0 < self.size <= HEAD_BYTES:
             # One unbuffered read (a few more if the system returns less): no buffer to fill
             # and copy out of, which is a good part of reading a small file.
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             try:
                 chunks = [os.read(fd, self.size)]
                 while chunks[-1] and sum(map(len, chunks)) < self.size:
