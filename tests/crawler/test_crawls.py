@@ -638,6 +638,15 @@ def test_json_lines_read_the_same_the_quick_way_and_the_long_way(
     assert json_module._count_lines(whole) == (whole.count("\n") + 1 - blank if whole else 0)
 
 
+def test_json_lines_ending_with_a_line_break_take_the_quick_way() -> None:
+    from sparkglue.crawler.classifiers import json as json_module
+
+    lines = '{"a": 1}\n{"a": 2}\r\n'
+    assert json_module._json_lines(lines, True) == [{"a": 1}, {"a": 2}]
+    assert json_module._json_lines(lines + '{"a": 3', False) == [{"a": 1}, {"a": 2}]
+    assert json_module._json_lines(lines + "\n", True) is None  # a blank line: the long way
+
+
 def test_json_lines_past_the_first_thousand_are_not_typed(tmp_path: Path) -> None:
     rows = [f'{{"i": {i}}}' for i in range(1000)] + ['{"i": "text"}', "", '{"j": 1}']
     write(tmp_path / "t" / "a.json", "\n".join(rows) + "\n")

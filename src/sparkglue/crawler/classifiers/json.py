@@ -176,8 +176,8 @@ def _json_lines(text: str, complete: bool) -> list[Any] | None:
     and skips blank ones. A whitespace-only line cannot pass here: between two commas it is
     not JSON."""
     lines = text.split("\n", _MAX_RECORDS)
-    if len(lines) > _MAX_RECORDS or not complete:
-        del lines[-1]  # the rest of the sample, or a line cut by its end
+    if len(lines) > _MAX_RECORDS or not complete or lines[-1] == "":
+        del lines[-1]  # the rest of the sample, a line cut by its end, or the last line break
     if len(lines) < 2 or "" in lines:
         return None
     try:
