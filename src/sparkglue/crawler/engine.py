@@ -381,7 +381,8 @@ def _classify_all(
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     # What a forked worker inherits is left out of its collections (Python's advice for
-    # fork): they stay quick, and never write to the pages it shares with this process.
+    # fork): they stay quick, and the collector does not write to the pages the worker
+    # shares with this process.
     # Objects this process had frozen already (its own choice) stay frozen afterwards.
     frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
