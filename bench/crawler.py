@@ -234,21 +234,10 @@ def main() -> None:
                 )
             )
 
-        def crawl(name: str) -> dict[str, float]:
+        def in_fresh_process(script: str, *args: str) -> dict[str, float]:
+            """Run a script in a new Python process; its last line of output is JSON."""
             done = subprocess.run(
-                [sys.executable, "-c", CRAWL, str(ws.path), name],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            if done.returncode:
-                raise SystemExit(done.stderr[-2000:])
-            return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-        def spark_inference() -> dict[str, float]:
-            done = subprocess.run(
-                [sys.executable, "-c", SPARK, str(lake)],
+                [sys.executable, "-c", script, *args],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -257,6 +246,12 @@ def main() -> None:
             if done.returncode:
                 raise SystemExit(done.stderr[-3000:])
             return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+        def crawl(name: str) -> dict[str, float]:
+            return in_fresh_process(CRAWL, str(ws.path), name)
+
+        def spark_inference() -> dict[str, float]:
+            return in_fresh_process(SPARK, str(lake))
 
         os.sync()
         fulls: list[dict[str, float]] = []
