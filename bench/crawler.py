@@ -169,7 +169,7 @@ def library_cost(lake: Path, files: int = 500) -> dict[str, float]:
         for p in sorted((lake / "csv_t").rglob("part-*"))[:files]
     ]
     json_rows = [
-        "[" + ",".join(p.read_text().split("\n", 1000)[:1000]) + "]"
+        "[" + ",".join(filter(None, p.read_text().split("\n", 1000)[:1000])) + "]"
         for p in sorted((lake / "json_t").rglob("part-*"))[:files]
     ]
     gc.freeze()
