@@ -28,14 +28,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from sparkglue.config.machine import CACHE_ENV, cache_dir, switched_off
 from sparkglue.errors import SparkError
 from sparkglue.spark.java import find_java
 
-__all__ = ["archive_path", "build", "build_later", "enabled", "java_options"]
+__all__ = [
+    "CACHE_ENV",
+    "archive_path",
+    "build",
+    "build_later",
+    "cache_dir",
+    "enabled",
+    "java_options",
+]
 
 SWITCH_ENV = "SPARKGLUE_CLASS_ARCHIVE"
-CACHE_ENV = "SPARKGLUE_CACHE_DIR"
-_OFF = {"0", "off", "false", "no"}
 # A missing, foreign or stale archive must never say so on the driver's console.
 _QUIET = ("-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
 _WARMUP = Path(__file__).with_name("archive_warmup.py")
@@ -46,15 +53,7 @@ _KEEP = 3  # archives kept: one per Java and Spark installation in use
 
 def enabled() -> bool:
     """Whether archives are used and made (``SPARKGLUE_CLASS_ARCHIVE`` is not ``off``)."""
-    return os.environ.get(SWITCH_ENV, "").strip().lower() not in _OFF
-
-
-def cache_dir() -> Path:
-    """The folder archives live in."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sparkglue"
+    return not switched_off(SWITCH_ENV)
 
 
 def _stamp(path: Path) -> list[object]:
