@@ -136,6 +136,7 @@ def test_csv_types_are_the_same_through_arrow_and_in_python(
 
     path = write(tmp_path / "t.csv", "name,other,k\n" + "".join(f"{a},{b},x\n" for a, b in rows))
     classifier = csv_module.CsvClassifier()
+    monkeypatch.setattr(csv_module, "active_typer", lambda: None)  # Arrow's reader, not C's
     through_arrow = classifier.classify(FileSample.of(path, path.name))
     with monkeypatch.context() as patched:
         patched.setattr(csv_module, "_arrow_types", lambda *args: None)
@@ -168,6 +169,7 @@ def test_csv_blanks_give_the_same_types_through_arrow_and_in_python(
     from sparkglue.crawler.classifiers import csv as csv_module
 
     path = write(tmp_path / "b.csv", f"a,b,n\nx,{value},1\ny,2,2\nz,{value},3\n")
+    monkeypatch.setattr(csv_module, "active_typer", lambda: None)
     through_arrow = CsvClassifier().classify(FileSample.of(path, path.name))
     monkeypatch.setattr(csv_module, "_arrow_types", lambda *args: None)
     in_python = CsvClassifier().classify(FileSample.of(path, path.name))
@@ -203,6 +205,7 @@ def test_arrow_types_csv_samples_once_loaded_and_python_before(
     from sparkglue.crawler.classifiers import csv as csv_module
 
     calls: list[Any] = []
+    monkeypatch.setattr(csv_module, "active_typer", lambda: None)
     real = csv_module._arrow_types
     monkeypatch.setattr(csv_module, "_arrow_types", lambda *a: calls.append(real(*a)) or calls[-1])
     path = write(tmp_path / "p.csv", "a,b,c\n1,x,true\n2,y,false\n+3,z,TRUE\n")

@@ -38,8 +38,22 @@ def _classifier_spec(data: dict[str, Any]) -> Any:
     raise AssertionError(f"no classifier spec fits {data}")
 
 
+@pytest.fixture(params=["compiled", "python"])
+def typer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each case typed by the compiled typer, and in Python alone."""
+    from sparkglue.crawler import native
+    from sparkglue.crawler.classifiers import csv as csv_module
+    from sparkglue.crawler.classifiers import json as json_module
+
+    loaded = native.load() if request.param == "compiled" else None
+    assert request.param == "python" or loaded is not None
+    for module in (csv_module, json_module):
+        monkeypatch.setattr(module, "active_typer", lambda: loaded)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_golden_case(case: Path) -> None:
+def test_golden_case(case: Path, typer: str) -> None:
     expected = _expected(case)
     custom = []
     if "classifier" in expected:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from sparkglue.crawler import native
 from sparkglue.crawler.classifiers import Classifier, Verdict, classify
 from sparkglue.crawler.classifiers.base import merge_types
 from sparkglue.crawler.globs import ExclusionSet
@@ -346,7 +347,10 @@ def _classify_all(
     """Classify files, on every core when there are many (each file is independent); objects
     of a remote filesystem on threads (a forked process must not inherit the S3 client)."""
     if len(todo) >= _ARROW_FROM:
-        with contextlib.suppress(ImportError):  # before any fork: Arrow types CSV samples
+        # Before any fork: the compiled typer types CSV and JSON Lines samples, and Arrow's
+        # CSV reader the CSV samples it leaves to Python (or all, when it cannot be built).
+        native.load()
+        with contextlib.suppress(ImportError):
             import pyarrow.csv  # noqa: F401
     if filesystem is not None:
         from concurrent.futures import ThreadPoolExecutor

@@ -24,6 +24,7 @@ from sparkglue.crawler.classifiers.base import (
     merge_types,
     unknown,
 )
+from sparkglue.crawler.native import active_typer
 from sparkglue.crawler.sample import FileSample
 
 __all__ = ["CsvClassifier", "CsvOptions"]
@@ -81,20 +82,28 @@ class CsvClassifier:
         delimiters = (opts.delimiter,) if opts.delimiter else BUILTIN_DELIMITERS
         min_columns = 1 if opts.allow_single_column else 2
 
-        best: tuple[str, list[list[str]], int, int] | None = None
+        native = active_typer()
+        data = lines_text.encode("utf-8") if native is not None else b""
+        best: tuple[str, list[list[str]] | None, int, int] | None = None
         for delimiter in delimiters:
-            rows = _parse(lines_text, delimiter, opts.quote_symbol, _DETECT_ROWS)
-            if len(rows) < 2:
+            detected = None  # rows, when Python read them
+            widths = None
+            if native is not None:
+                widths = native.csv_widths(data, delimiter, opts.quote_symbol, _DETECT_ROWS)
+            if widths is None:
+                detected = _parse(lines_text, delimiter, opts.quote_symbol, _DETECT_ROWS)
+                widths = list(map(len, detected))
+            if len(widths) < 2:
                 continue
-            counts = Counter(map(len, rows))
+            counts = Counter(widths)
             width, hits = counts.most_common(1)[0]
             if width < min_columns or hits < 2:
                 continue
-            if hits / len(rows) < 0.9:
+            if hits / len(widths) < 0.9:
                 continue
             if best is None or hits > best[2]:
-                best = (delimiter, rows, hits, width)
-            if hits == len(rows):
+                best = (delimiter, detected, hits, width)
+            if hits == len(widths):
                 break
         if best is None:
             return unknown(
@@ -103,22 +112,35 @@ class CsvClassifier:
                 f"no delimiter of {_show(delimiters)} gives {min_columns}+ consistent columns "
                 "in 2+ rows",
             )
-        delimiter, rows, _, width = best
-        arrow_types = None
-        if _arrow_loaded() and (
-            opts.disable_value_trimming
-            or not _has_padding(lines_text, delimiter, opts.quote_symbol)
-        ):
-            arrow_types = _arrow_types(lines_text, delimiter, opts.quote_symbol, width)
-        if arrow_types is None:  # the exact, slower way: every sampled row in Python
-            rows = _parse(lines_text, delimiter, opts.quote_symbol, _MAX_ROWS + 1)
-        ragged = sum(1 for r in rows if len(r) != width)
-        rows = [r for r in rows if len(r) == width]
+        delimiter, detected, _, width = best
+        typed = (
+            native.csv_types(data, delimiter, opts.quote_symbol, width, _MAX_ROWS + 1)
+            if native is not None
+            else None
+        )
+        types: list[str | None] | None = None
+        if typed is not None:  # compiled: every type read, the first record aside
+            types, ragged = typed.types, typed.ragged
+            first = _parse(typed.first_record, delimiter, opts.quote_symbol, 1)[0]
+            data_rows: list[list[str]] = []
+        else:
+            rows = detected or _parse(lines_text, delimiter, opts.quote_symbol, _DETECT_ROWS)
+            if _arrow_loaded() and (
+                opts.disable_value_trimming
+                or not _has_padding(lines_text, delimiter, opts.quote_symbol)
+            ):
+                types = _arrow_types(lines_text, delimiter, opts.quote_symbol, width)
+            if types is None:  # the exact, slower way: every sampled row in Python
+                rows = _parse(lines_text, delimiter, opts.quote_symbol, _MAX_ROWS + 1)
+            ragged = sum(1 for r in rows if len(r) != width)
+            rows = [r for r in rows if len(r) == width]
+            if not rows:
+                return unknown(self.name, self.classification, "no rows could be read")
+            first, data_rows = rows[0], rows[1:]
         if not opts.disable_value_trimming:
-            rows[0] = [c.strip() for c in rows[0]]  # values are trimmed as they are typed
+            first = [c.strip() for c in first]  # values are trimmed as they are typed
 
         header: list[str] | None
-        first, data = rows[0], rows[1:]
         if opts.header:
             header, has_header_row = list(opts.header), opts.contains_header == "PRESENT"
         elif opts.contains_header == "PRESENT":
@@ -128,10 +150,9 @@ class CsvClassifier:
         else:
             has_header_row = None  # decided from the column types below
             header = None
-        sampled = data[:_MAX_ROWS]
-        types = arrow_types or [
-            infer_column_type([row[i] for row in sampled]) for i in range(width)
-        ]
+        if types is None:
+            sampled = data_rows[:_MAX_ROWS]
+            types = [infer_column_type([row[i] for row in sampled]) for i in range(width)]
         if has_header_row is None:
             has_header_row = _looks_like_header(first, types)
             header = first if has_header_row else None

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from sparkglue.crawler.classifiers.base import Inferred, Verdict, merge_types, unknown
+from sparkglue.crawler.native import active_typer
 from sparkglue.crawler.sample import FileSample
 from sparkglue.formats.jsonpath import parse_json_path, select
 
@@ -222,17 +223,54 @@ class JsonClassifier:
         if not stripped or stripped[0] not in "[{":
             return unknown(self.name, self.classification, "does not start with '{' or '['")
         complete = sample.head_is_whole_file
+        native = active_typer()
+        typed = None
+        if native is not None and self._steps is None and stripped[0] == "{":
+            typed = native.json_lines_types(stripped.encode("utf-8"), complete, _MAX_RECORDS)
+        if typed is not None:  # compiled: JSON Lines of flat records, typed in one pass
+            multi_line, how = False, "JSON Lines"
+            columns, objects, records_in_head = typed.columns, typed.records, typed.lines
+        else:
+            try:
+                multi_line, how, columns, objects, records_in_head = self._read(stripped, complete)
+            except (json.JSONDecodeError, ValueError) as exc:
+                return unknown(self.name, self.classification, f"not valid JSON: {exc}")
+            if not objects:
+                return unknown(self.name, self.classification, f"{how} with no JSON objects")
+        params = {"typeOfData": "file"}
+        if multi_line:
+            params["multiLine"] = "true"
+        if self.json_path:
+            params["jsonPath"] = self.json_path
+        return Verdict(
+            self.name,
+            self.classification,
+            1.0,
+            f"{how}: {objects} object(s) sampled, {len(columns)} fields",
+            Inferred(
+                columns=[(k, t or "string") for k, t in columns.items()],
+                serde_library=JSON_SERDE,
+                serde_parameters={"paths": ",".join(columns)},
+                parameters=params,
+                records=records_in_head,
+                sampled_bytes=len(sample.head()),
+            ),
+        )
+
+    def _read(
+        self, stripped: str, complete: bool
+    ) -> tuple[bool, str, dict[str, str | None], int, int]:
+        """Decode the records and type them in Python: (multi-line, how the records were
+        found, the columns, the objects sampled, the records in the sample). Raises
+        ValueError for text that is not JSON."""
         multi_line = False
-        try:
-            if stripped[0] == "[":
-                records, _ = _records_from_array(stripped, 1, complete)
-                multi_line = True
-                how = "a top-level array"
-            else:
-                records, multi_line = self._lines_or_document(stripped, complete)
-                how = "a multi-line document" if multi_line else "JSON Lines"
-        except (json.JSONDecodeError, ValueError) as exc:
-            return unknown(self.name, self.classification, f"not valid JSON: {exc}")
+        if stripped[0] == "[":
+            records, _ = _records_from_array(stripped, 1, complete)
+            multi_line = True
+            how = "a top-level array"
+        else:
+            records, multi_line = self._lines_or_document(stripped, complete)
+            how = "a multi-line document" if multi_line else "JSON Lines"
         if self._steps is not None:
             selected: list[Any] = []
             for record in records:
@@ -240,34 +278,15 @@ class JsonClassifier:
             records, how = selected, f"{how}, records at {self.json_path}"
         objects = [r for r in records if isinstance(r, dict)]
         if not objects:
-            return unknown(self.name, self.classification, f"{how} with no JSON objects")
+            return multi_line, how, {}, 0, 0
         columns = _record_types(objects)
-        params = {"typeOfData": "file"}
-        if multi_line:
-            params["multiLine"] = "true"
-        if self.json_path:
-            params["jsonPath"] = self.json_path
-        sampled = len(sample.head())
         records_in_head = len(objects)
         if stripped[0] == "[" and self._steps is None:
             records_in_head = _count_array_elements(stripped, 1)
         if not multi_line and self._steps is None:
             whole = (stripped if complete else stripped[: stripped.rfind("\n") + 1]).rstrip()
             records_in_head = _count_lines(whole)
-        return Verdict(
-            self.name,
-            self.classification,
-            1.0,
-            f"{how}: {len(objects)} object(s) sampled, {len(columns)} fields",
-            Inferred(
-                columns=[(k, t or "string") for k, t in columns.items()],
-                serde_library=JSON_SERDE,
-                serde_parameters={"paths": ",".join(columns)},
-                parameters=params,
-                records=records_in_head,
-                sampled_bytes=sampled,
-            ),
-        )
+        return multi_line, how, columns, len(objects), records_in_head
 
     @staticmethod
     def _lines_or_document(text: str, complete: bool) -> tuple[list[Any], bool]:
