@@ -135,3 +135,29 @@ def test_every_crawled_table_is_readable_by_name_with_its_record_count(
         if got != count:
             failures[name] = f"count {got}, expected {count}"
     assert failures == {}, "\n".join(f"{k}: {v}" for k, v in sorted(failures.items()))
+
+
+def test_builtin_log_patterns_compile_and_their_hints_pass_every_line_they_match() -> None:
+    """A built-in pattern compiles only when used; checked here instead. Its first-line hint
+    (the text it cannot match without) must pass every line of the log cases it matches."""
+    from sparkglue.crawler.classifiers.grok import (
+        BUILTIN_LOG_CLASSIFIERS,
+        FIRST_LINE_HINTS,
+        compile_grok,
+    )
+
+    lines = [
+        line
+        for case in CASES_DIR.glob("log_*/data/*")
+        for line in case.read_text().splitlines()
+        if line.strip()
+    ]
+    matched_somewhere = set()
+    for name, pattern in BUILTIN_LOG_CLASSIFIERS:
+        grok = compile_grok(pattern)  # checked: valid, and one group per column
+        assert grok.columns
+        for line in lines:
+            if grok.compiled.fullmatch(line):
+                matched_somewhere.add(name)
+                assert FIRST_LINE_HINTS[pattern].search(line), (name, line)
+    assert matched_somewhere == {name for name, _ in BUILTIN_LOG_CLASSIFIERS}
