@@ -352,6 +352,107 @@ def test_recrawl_new_folders_only_reads_just_the_new_folder(workspace: Workspace
     assert parts[-1].parameters["recordCount"] == "1"
 
 
+def test_listing_only_new_folders_still_finds_them_under_old_ones(tmp_path: Path) -> None:
+    from sparkglue.crawler.engine import list_files
+
+    for path in ("a.csv", "old/b.csv", "old/new/c.csv", "old/_hidden.csv", "new/d.csv"):
+        write(tmp_path / path, "x,y\n1,2\n")
+    skipped: list[tuple[str, str]] = []
+    listed = list(
+        list_files(
+            tmp_path,
+            ExclusionSet(),
+            lambda relative, why: skipped.append((relative, why)),
+            folders=lambda folder: folder in ("old/new", "new"),
+        )
+    )
+    assert [relative for relative, _ in listed] == ["new/d.csv", "old/new/c.csv"]
+    assert skipped == []  # what old folders hold is not this crawl's business
+    everything = [relative for relative, _ in list_files(tmp_path, ExclusionSet())]
+    assert everything == ["a.csv", "new/d.csv", "old/b.csv", "old/new/c.csv"]
+
+
+def _age(root: Path, seconds: float = 60.0) -> None:
+    """Set every folder's modification time back, as if it had not changed for a while."""
+    then = root.stat().st_mtime - seconds
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        os.utime(folder, (then, then))
+
+
+def test_an_unchanged_old_folder_is_not_listed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkglue.crawler import engine
+    from sparkglue.crawler.engine import FolderMemo, list_files
+
+    for path in ("t/p=1/a.csv", "t/p=2/a.csv", "t/p=2/deep/b.csv", "t/_tmp/c.csv"):
+        write(tmp_path / path, "x,y\n1,2\n")
+    _age(tmp_path)
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def spy(folder: str) -> Any:
+        listed.append(os.path.relpath(folder, tmp_path))
+        return scandir(folder)
+
+    monkeypatch.setattr(engine.os, "scandir", spy)
+    everything = ExclusionSet()
+    first = FolderMemo()
+    files = [r for r, _ in list_files(tmp_path, everything, None, lambda f: True, memo=first)]
+    assert files == ["t/p=1/a.csv", "t/p=2/a.csv", "t/p=2/deep/b.csv"]
+    assert first.now["t"][1] == ["_tmp", "p=1", "p=2"]
+    assert first.now["t/p=2"][1] == ["deep"] and first.now["t/p=1"][1] == []
+
+    # Nothing changed: no folder is listed; one new folder: only it and its parent are.
+    old = {"", "t", "t/_tmp", "t/p=1", "t/p=2", "t/p=2/deep"}
+    listed.clear()
+    second = FolderMemo(before=first.now)
+    skipped: list[tuple[str, str]] = []
+
+    def is_new(folder: str) -> bool:
+        return folder not in old
+
+    def note(relative: str, why: str) -> None:
+        skipped.append((relative, why))
+
+    assert list(list_files(tmp_path, everything, note, is_new, memo=second)) == []
+    assert listed == []
+    assert skipped == [("t/_tmp", "hidden file (name starts with . or _)")]  # as when listed
+    assert second.now == first.now
+    write(tmp_path / "t/p=2/deep/new=1/d.csv", "x,y\n3,4\n")
+    listed.clear()
+    third = FolderMemo(before=second.now)
+    found = [r for r, _ in list_files(tmp_path, everything, None, is_new, memo=third)]
+    assert found == ["t/p=2/deep/new=1/d.csv"]
+    assert listed == ["t/p=2/deep", "t/p=2/deep/new=1"]
+    # A folder changed just now is not remembered: a change within the same tick of the
+    # file system's clock could leave its time as it is.
+    assert "t/p=2/deep" not in third.now and third.now["t/p=2"] == first.now["t/p=2"]
+
+
+def test_recrawls_find_new_folders_under_remembered_ones(workspace: Workspace) -> None:
+    data = workspace.settings.lake_root / "raw" / "events"
+    for day in ("1", "2"):
+        write(data / f"day={day}" / "a.csv", "id,v\n1,2\n3,4\n")
+    _age(data)
+    crawler(
+        workspace, "ev", "raw/events", RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    )
+    assert workspace.crawlers.run("ev").metrics["TablesCreated"] == 1
+    remembered = workspace.crawlers.get_crawler("ev").folder_listing
+    assert set(remembered[str(data)]) == {"", "day=1", "day=2"}
+    for round_, day in enumerate(("3", "4"), start=1):
+        write(data / f"day={day}" / "a.csv", "id,v\n5,6\n")
+        run = workspace.crawlers.run("ev")
+        assert (run.state, run.metrics["FilesRead"], run.metrics["PartitionsAdded"]) == (
+            "SUCCEEDED",
+            1,
+            1,
+        ), round_
+    parts = workspace.catalog.get_partitions("raw", "events")
+    assert [p.values for p in parts] == [["1"], ["2"], ["3"], ["4"]]
+
+
 def test_deprecate_in_database_keeps_a_vanished_table(workspace: Workspace) -> None:
     data = workspace.settings.lake_root / "raw" / "lake"
     write(data / "keep" / "k.csv", "id,v\n1,2\n")

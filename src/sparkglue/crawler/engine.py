@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from sparkglue.crawler.sample import FileSample
 
 __all__ = [
     "FileResult",
+    "FolderMemo",
     "PartitionPlan",
     "TablePlan",
     "collections_paused",
@@ -120,14 +122,63 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+@dataclass
+class FolderMemo:
+    """What an incremental crawl remembers of the folders it looked through: each folder's
+    modification time (ns) and the names of its subfolders, keyed by the folder's path
+    relative to the crawl root.
+
+    Creating, removing or renaming an entry changes its folder's modification time, so a
+    folder whose time is unchanged has the same subfolders and need not be listed again (git's
+    untracked cache rests on the same rule). Only times older than ``settled_ns`` are kept: a
+    change made within the file system's time resolution after the listing would leave the
+    time as it was and go unseen.
+    """
+
+    before: Mapping[str, Any] = field(default_factory=dict)
+    settled_ns: int = field(default_factory=lambda: time.time_ns() - _SETTLED_NS)
+    now: dict[str, list[Any]] = field(default_factory=dict)
+
+    def subfolders(self, folder: str, stamp: int) -> list[str] | None:
+        """The folder's subfolder names when its time is the one remembered."""
+        known = self.before.get(folder)
+        if isinstance(known, list) and len(known) == 2 and known[0] == stamp:
+            names = known[1]
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                return names
+        return None
+
+    def remember(self, folder: str, stamp: int, names: list[str]) -> None:
+        if stamp >= self.settled_ns:
+            return
+        try:
+            for name in names:
+                name.encode("utf-8")
+        except UnicodeEncodeError:
+            return  # such a name is reported and skipped each time; the folder is listed
+        self.now[folder] = [stamp, names]
+
+
+_SETTLED_NS = 5_000_000_000  # coarser than any file system's time resolution (FAT: 2 s)
+
+
 def list_files(
-    root: Path, exclusions: ExclusionSet, on_skip: Callable[[str, str], None] | None = None
+    root: Path,
+    exclusions: ExclusionSet,
+    on_skip: Callable[[str, str], None] | None = None,
+    folders: Callable[[str], bool] | None = None,
+    memo: FolderMemo | None = None,
 ) -> Iterator[tuple[str, str]]:
     """Files under ``root`` as (relative path, path) in name order, without excluded or hidden
     ones; what is passed over is reported to ``on_skip`` with the reason.
 
     Names starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are skipped, as Spark skips them
-    when it reads a table. Symbolic links to folders are not followed.
+    when it reads a table. Symbolic links to folders are not followed. With ``folders``, only
+    the files of the folders it accepts (given relative to ``root``, ``""`` for ``root``) are
+    listed; the others are only looked through for subfolders (an incremental crawl's new
+    folders may be anywhere, and its old ones may hold many files). With ``memo``, each
+    folder's subfolders are remembered in ``memo.now``, and a folder not accepted by
+    ``folders`` that is unchanged since ``memo.before`` is not listed again.
     """
 
     def skip(relative: str, why: str) -> None:
@@ -135,11 +186,18 @@ def list_files(
             on_skip(relative, why)
 
     def walk(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
+        key = prefix.rstrip("/")
+        if folders is not None and not folders(key):
+            yield from look_through(prefix, folder, key)
+            return
+        stamp = _stamp(folder) if memo is not None else None
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             skip(prefix or ".", f"unreadable folder: {exc.strerror}")
             return
+        if memo is not None and stamp is not None:
+            memo.remember(key, stamp, [e.name for e in entries if _is_folder(e)])
         for entry in entries:
             relative = f"{prefix}{entry.name}"
             try:
@@ -169,7 +227,48 @@ def list_files(
             else:
                 skip(relative, "a link to a folder, or a broken link: not followed")
 
+    def look_through(prefix: str, folder: str, key: str) -> Iterator[tuple[str, str]]:
+        """A folder whose files are not wanted: only its subfolders are walked."""
+        stamp = _stamp(folder) if memo is not None else None
+        names = memo.subfolders(key, stamp) if memo is not None and stamp is not None else None
+        if names is None:
+            try:
+                names = sorted(e.name for e in os.scandir(folder) if _is_folder(e))
+            except OSError as exc:
+                skip(prefix or ".", f"unreadable folder: {exc.strerror}")
+                return
+        if memo is not None and stamp is not None:
+            memo.remember(key, stamp, names)
+        for name in names:
+            relative = f"{prefix}{name}"
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                skip(_printable(relative), "the name is not valid UTF-8; rename it")
+                continue
+            if name.startswith((".", "_")):
+                skip(relative, "hidden file (name starts with . or _)")
+                continue
+            if exclusions and exclusions.excludes_folder(relative):
+                skip(relative + "/", "excluded folder")
+                continue
+            yield from walk(relative + "/", os.path.join(folder, name))  # noqa: PTH118 (as scandir)
+
     yield from walk("", str(root))
+
+
+def _stamp(folder: str) -> int | None:
+    try:
+        return os.stat(folder, follow_symlinks=False).st_mtime_ns  # noqa: PTH116 (a str path)
+    except OSError:
+        return None
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def list_object_files(

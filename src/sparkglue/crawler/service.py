@@ -25,6 +25,7 @@ from sparkglue.console import Console, NullConsole
 from sparkglue.crawler.catalog_sync import CatalogSync
 from sparkglue.crawler.classifiers import Classifier, custom_classifier
 from sparkglue.crawler.engine import (
+    FolderMemo,
     TablePlan,
     collections_paused,
     dedupe_table_names,
@@ -75,6 +76,7 @@ class CrawlerRecord:
     created_at: str
     updated_at: str
     folders_seen: list[str] = field(default_factory=list)
+    folder_listing: dict[str, Any] = field(default_factory=dict)  # see engine.FolderMemo
 
 
 @dataclass
@@ -551,13 +553,9 @@ class CrawlerService:
         custom = self._classifiers(spec.Classifiers)
         incremental = spec.RecrawlPolicy.RecrawlBehavior == "CRAWL_NEW_FOLDERS_ONLY"
         seen = set(crawler.folders_seen) if incremental else set()
-        own_tables = [
-            t
-            for t in self.catalog.list_tables(spec.DatabaseName)
-            if t.parameters.get("UPDATED_BY_CRAWLER") == spec.Name and t.location
-        ]
         plans: list[tuple[TablePlan, list[str]]] = []
         new_folders: set[str] = set()
+        listings: dict[str, Any] = {}
         for target in spec.Targets.S3Targets:
             self._check_stop(run_id)
             target_root = self._target_root(target.Path)
@@ -581,7 +579,14 @@ class CrawlerService:
             else:
                 if not Path(root).is_dir():
                     raise InvalidInput(f"crawler target {root} is not a folder")
-                listing = list(list_files(Path(root), exclusions, passed))
+                new_only = is_new if incremental else None
+                memo = None
+                if incremental:
+                    memo = FolderMemo(before=crawler.folder_listing.get(key) or {})
+                    listings[key] = memo.now
+                listing = list(
+                    list_files(Path(root), exclusions, passed, folders=new_only, memo=memo)
+                )
             with self.console.progress(f"Crawling {root}", len(listing)) as show:
                 done = [0]
 
@@ -618,8 +623,9 @@ class CrawlerService:
                 # they were all there is under the include path.
                 depths = {
                     depth
-                    for t in own_tables
-                    if (depth := _depth_under(t.location or "", root)) is not None
+                    for t in self.catalog.list_tables(spec.DatabaseName)
+                    if t.parameters.get("UPDATED_BY_CRAWLER") == spec.Name
+                    and (depth := _depth_under(t.location or "", root)) is not None
                 }
                 if len(depths) == 1 and (depth := depths.pop()) > 0:
                     level = depth
@@ -636,12 +642,15 @@ class CrawlerService:
         log.extend(f"grouping: {n}" for n in dedupe_table_names([p for p, _ in plans]))
         self._check_stop(run_id)  # the last moment to stop without touching the catalog
         self.sync.apply(spec, plans, jdbc_tables, incremental, metrics, log)
-        with self.store.write() as conn:
-            if new_folders:
+        if new_folders or listings:
+            with self.store.write() as conn:
                 conn.execute(
                     s.crawlers.update()
                     .where(s.crawlers.c.name == spec.Name)
-                    .values(folders_seen=sorted(set(crawler.folders_seen) | new_folders))
+                    .values(
+                        folders_seen=sorted(set(crawler.folders_seen) | new_folders),
+                        folder_listing=listings or None,
+                    )
                 )
 
 
@@ -673,6 +682,7 @@ def _crawler(row: Any) -> CrawlerRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         folders_seen=list(row.folders_seen or []),
+        folder_listing=dict(row.folder_listing or {}),
     )
 
 

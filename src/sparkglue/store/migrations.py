@@ -410,6 +410,11 @@ def _v8_clusters(op: Operations) -> None:
         batch.add_column(sa.Column("cluster", sa.String(255), nullable=True))
 
 
+def _v9_crawler_folder_listing(op: Operations) -> None:
+    with op.batch_alter_table("crawlers") as batch:
+        batch.add_column(sa.Column("folder_listing", sa.JSON, nullable=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "catalog: databases, tables, table versions, partitions, connections", _v1_catalog
@@ -428,6 +433,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "replication: endpoints, tasks and their per-table statistics", _v7_replication),
     Migration(
         8, "clusters: EMR-style clusters and their steps; the cluster of a job run", _v8_clusters
+    ),
+    Migration(
+        9,
+        "crawlers: the folders an incremental crawler looked through, with their times",
+        _v9_crawler_folder_listing,
     ),
 )
 

@@ -131,6 +131,8 @@ crawlers = sa.Table(
     sa.Column("folders_seen", sa.JSON, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    # an incremental crawler's folders: {target: {folder: [mtime_ns, [subfolders]]}}
+    sa.Column("folder_listing", sa.JSON, nullable=True),
 )
 
 crawl_runs = sa.Table(
