@@ -7,6 +7,7 @@ the complex types ``array<T>``, ``map<K,V>`` (K primitive) and ``struct<name:T,â
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NoReturn
@@ -210,6 +211,16 @@ def parse_type(text: str) -> HiveType:
 
 def normalize_type(text: str) -> str:
     """The canonical spelling of a type string (lower case, no spaces, aliases resolved)."""
+    if isinstance(text, str) and len(text) <= _REMEMBERED_LENGTH:
+        return _normalized(text)  # every table read from the catalog checks its columns' types
+    return str(parse_type(text))
+
+
+_REMEMBERED_LENGTH = 512
+
+
+@functools.lru_cache(maxsize=2048)
+def _normalized(text: str) -> str:
     return str(parse_type(text))
 
 
