@@ -3,15 +3,19 @@
 Generates FILES files (CSV, JSON Lines and Parquet in equal shares, each format one table with
 PARTITIONS Hive partitions ``dt=…``, about SIZE_MB in all), then measures in one run:
 
-- ROUNDS full crawls, each by a new crawler in a fresh process (best, median, peak RSS),
+- ROUNDS full crawls, each by a new crawler in a fresh process (best, median, peak RSS; the
+  clock starts once the workspace's metadata store is open, as Spark's starts once the JVM is
+  up), and
+  ROUNDS more with the compiled typer off (``SPARKGLUE_NATIVE=off``: every sample typed in
+  Python and by Arrow's CSV reader),
 - ROUNDS times Spark's schema inference over the same folders: CSV ``inferSchema``, JSON
   inference, Parquet ``mergeSchema`` (a local[*] session per round, JVM start excluded),
   alternating with the crawls,
 - an incremental recrawl (CRAWL_NEW_FOLDERS_ONLY) after one partition is added;
 - classification alone, one file after another in this process (500 files of each format,
-  after 50 untimed ones, as a crawl's worker runs): the CPU a file costs, set against Spark's
-  time per file; and the part of it the compiled parsers take (Arrow's CSV reader on a CSV
-  sample, orjson on a JSON Lines one).
+  after 50 untimed ones, as a crawl's worker runs), with the compiled typer and without: the
+  CPU a file costs, set against Spark's time per file; and what the compiled parsers alone
+  take without the typer (Arrow's CSV reader on a CSV sample, orjson on a JSON Lines one).
 
 Usage: .venv/bin/python bench/crawler.py [--files 10000] [--partitions 100] [--size-mb 1000]
                                          [--rounds 3]
@@ -36,8 +40,9 @@ CRAWL = """
 import json, resource, sys, time
 from sparkglue import Workspace
 ws = Workspace(sys.argv[1])
+crawlers = ws.crawlers  # opening the workspace's metadata store is not part of the figure
 t0 = time.perf_counter()
-run = ws.crawlers.run(sys.argv[2])
+run = crawlers.run(sys.argv[2])
 seconds = time.perf_counter() - t0
 assert run.state == "SUCCEEDED", run.error_message
 m = run.metrics
@@ -124,17 +129,19 @@ def generate(root: Path, files: int, partitions: int, size_mb: int) -> dict[str,
     return counts
 
 
-def classify_cost(lake: Path, files: int = 500, warm: int = 50) -> dict[str, float]:
+def classify_cost(lake: Path, compiled: bool, files: int = 500, warm: int = 50) -> dict[str, float]:
     """Milliseconds of CPU to classify one file of each format, one after another, as a
-    crawl's worker does: Arrow's CSV reader loaded, and what the process held before frozen
-    out of the garbage collector's passes."""
+    crawl's worker does: the compiled typer (or not) and Arrow's CSV reader loaded, and what
+    the process held before frozen out of the garbage collector's passes."""
     import gc
 
     import pyarrow.csv  # noqa: F401 (loaded, as a crawl of many files loads it)
 
+    from sparkglue.crawler import native
     from sparkglue.crawler.classifiers import classify
     from sparkglue.crawler.sample import FileSample
 
+    native._loaded, native._tried = (native.load() if compiled else None), True
     cost = {}
     gc.freeze()
     for fmt in ("csv", "json", "parquet"):
@@ -220,7 +227,8 @@ def main() -> None:
         )
         ws.catalog.create_database(DatabaseInput(name="bench"))
         crawlers = [(f"full{r}", "CRAWL_EVERYTHING") for r in range(args.rounds)]
-        for name, policy in (*crawlers, ("incr", "CRAWL_NEW_FOLDERS_ONLY")):
+        in_python = [(f"python{r}", "CRAWL_EVERYTHING") for r in range(args.rounds)]
+        for name, policy in (*crawlers, *in_python, ("incr", "CRAWL_NEW_FOLDERS_ONLY")):
             ws.crawlers.create_crawler(
                 CrawlerSpec.model_validate(
                     {
@@ -234,31 +242,37 @@ def main() -> None:
                 )
             )
 
-        def in_fresh_process(script: str, *args: str) -> dict[str, float]:
+        def in_fresh_process(
+            script: str, *args: str, extra: dict[str, str] | None = None
+        ) -> dict[str, float]:
             """Run a script in a new Python process; its last line of output is JSON."""
             done = subprocess.run(
                 [sys.executable, "-c", script, *args],
                 capture_output=True,
                 text=True,
-                env=env,
+                env={**env, **(extra or {})},
                 check=False,
             )
             if done.returncode:
                 raise SystemExit(done.stderr[-3000:])
             return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
-        def crawl(name: str) -> dict[str, float]:
-            return in_fresh_process(CRAWL, str(ws.path), name)
+        def crawl(name: str, typer: bool = True) -> dict[str, float]:
+            extra = None if typer else {"SPARKGLUE_NATIVE": "off"}
+            return in_fresh_process(CRAWL, str(ws.path), name, extra=extra)
 
         def spark_inference() -> dict[str, float]:
             return in_fresh_process(SPARK, str(lake))
 
         os.sync()
         fulls: list[dict[str, float]] = []
+        pythons: list[dict[str, float]] = []
         sparks: list[dict[str, float]] = []
-        for name, _ in crawlers:
+        for (name, _), (python_name, _) in zip(crawlers, in_python, strict=True):
             fulls.append(crawl(name))
             print(f"full crawl: {fulls[-1]}", flush=True)
+            pythons.append(crawl(python_name, typer=False))
+            print(f"full crawl, the typer off: {pythons[-1]}", flush=True)
             sparks.append(spark_inference())
             print(f"Spark schema inference: {sparks[-1]}", flush=True)
         crawl("incr")  # the incremental crawler's first run sees everything
@@ -269,6 +283,7 @@ def main() -> None:
         print(f"incremental recrawl: {incremental}", flush=True)
 
         ours = sorted(f["seconds"] for f in fulls)
+        off = sorted(f["seconds"] for f in pythons)
         theirs = sorted(sum(t.values()) for t in sparks)
         ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
         full = fulls[0]
@@ -289,6 +304,11 @@ def main() -> None:
             f"{theirs_median / ours_median:.1f}x faster |"
         )
         print(
+            f"| the same, the compiled typer off (s): best, median | {off[0]:.2f}, "
+            f"{statistics.median(off):.2f} | {theirs[0]:.2f}, {theirs_median:.2f} | "
+            f"{theirs[0] / off[0]:.1f}x, {theirs_median / statistics.median(off):.1f}x faster |"
+        )
+        print(
             f"| incremental recrawl, one new partition (s) | {incremental['seconds']:.3f} | "
             f"{ours_median:.2f} (full crawl, median) | "
             f"{ours_median / incremental['seconds']:.0f}x faster |"
@@ -298,15 +318,17 @@ def main() -> None:
             f"{max(f['rss_mb'] for f in fulls):.0f} / "
             f"{max(f['worker_rss_mb'] for f in fulls):.0f} | — | — |"
         )
-        per_file = classify_cost(lake)
-        print(
-            "| classification alone, CPU per file (ms) | "
-            + ", ".join(f"{fmt} {ms:.2f}" for fmt, ms in per_file.items())
-            + f" | {theirs_median / sum(counts.values()) * 1000:.2f} (Spark, all files) | — |"
-        )
+        spark_per_file = f"{theirs_median / sum(counts.values()) * 1000:.2f} (Spark, all files)"
+        for compiled, label in ((True, "compiled typer"), (False, "typer off")):
+            per_file = classify_cost(lake, compiled)
+            print(
+                f"| classification alone, CPU per file (ms), {label} | "
+                + ", ".join(f"{fmt} {ms:.3f}" for fmt, ms in per_file.items())
+                + f" | {spark_per_file} | — |"
+            )
         floor = library_cost(lake)
         print(
-            "| the compiled parser alone, CPU per file (ms) | "
+            "| the compiled parsers alone, typer off, CPU per file (ms) | "
             + ", ".join(f"{what} {ms:.2f}" for what, ms in floor.items())
             + " | — | — |"
         )
