@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "cache_dir", "switched_off"]
+__all__ = ["CACHE_ENV", "cache_dir", "keep_newest", "switched_off"]
 
 CACHE_ENV = "SPARKGLUE_CACHE_DIR"
 _OFF = {"0", "off", "false", "no"}
@@ -27,3 +27,12 @@ def cache_dir() -> Path:
 def switched_off(variable: str) -> bool:
     """Whether a machine switch (an environment variable) says off: 0, off, false or no."""
     return os.environ.get(variable, "").strip().lower() in _OFF
+
+
+def keep_newest(folder: Path, pattern: str, keep: int) -> None:
+    """Remove all but the ``keep`` newest files of ``folder`` that match ``pattern``: other
+    installations (another virtualenv, another JDK, another compiler) keep theirs, up to a
+    few. A process that loaded a removed file keeps its copy mapped."""
+    built = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime)
+    for old in built[: max(0, len(built) - keep)]:
+        old.unlink(missing_ok=True)

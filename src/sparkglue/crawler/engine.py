@@ -185,6 +185,25 @@ def list_files(
         if on_skip:
             on_skip(relative, why)
 
+    def named(prefix: str, name: str) -> str | None:
+        """The entry's path relative to the root; None (reported) when its name rules it out."""
+        relative = f"{prefix}{name}"
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            skip(_printable(relative), "the name is not valid UTF-8; rename it")
+            return None
+        if name.startswith((".", "_")):
+            skip(relative, "hidden file (name starts with . or _)")
+            return None
+        return relative
+
+    def enter(relative: str, folder: str) -> Iterator[tuple[str, str]]:
+        if exclusions and exclusions.excludes_folder(relative):
+            skip(relative + "/", "excluded folder")
+            return
+        yield from walk(relative + "/", folder)
+
     def walk(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
         key = prefix.rstrip("/")
         if folders is not None and not folders(key):
@@ -199,14 +218,8 @@ def list_files(
         if memo is not None and stamp is not None:
             memo.remember(key, stamp, [e.name for e in entries if _is_folder(e)])
         for entry in entries:
-            relative = f"{prefix}{entry.name}"
-            try:
-                entry.name.encode("utf-8")
-            except UnicodeEncodeError:
-                skip(_printable(relative), "the name is not valid UTF-8; rename it")
-                continue
-            if entry.name.startswith((".", "_")):
-                skip(relative, "hidden file (name starts with . or _)")
+            relative = named(prefix, entry.name)
+            if relative is None:
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -215,10 +228,7 @@ def list_files(
                 skip(relative, f"unreadable entry: {exc.strerror}")
                 continue
             if is_dir:
-                if exclusions and exclusions.excludes_folder(relative):
-                    skip(relative + "/", "excluded folder")
-                    continue
-                yield from walk(relative + "/", entry.path)
+                yield from enter(relative, entry.path)
             elif is_file:
                 if exclusions and exclusions.excludes(relative):
                     skip(relative, "excluded")
@@ -240,19 +250,9 @@ def list_files(
         if memo is not None and stamp is not None:
             memo.remember(key, stamp, names)
         for name in names:
-            relative = f"{prefix}{name}"
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                skip(_printable(relative), "the name is not valid UTF-8; rename it")
-                continue
-            if name.startswith((".", "_")):
-                skip(relative, "hidden file (name starts with . or _)")
-                continue
-            if exclusions and exclusions.excludes_folder(relative):
-                skip(relative + "/", "excluded folder")
-                continue
-            yield from walk(relative + "/", os.path.join(folder, name))  # noqa: PTH118 (as scandir)
+            relative = named(prefix, name)
+            if relative is not None:
+                yield from enter(relative, os.path.join(folder, name))  # noqa: PTH118 (as scandir)
 
     yield from walk("", str(root))
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sparkglue.config.machine import CACHE_ENV, cache_dir, switched_off
+from sparkglue.config.machine import CACHE_ENV, cache_dir, keep_newest, switched_off
 from sparkglue.errors import SparkError
 from sparkglue.spark.java import find_java
 
@@ -155,11 +155,7 @@ def build(*, timeout: float = _BUILD_TIMEOUT, wait_idle: float = 0.0) -> Path | 
 
 
 def _prune(folder: Path, keep: int = _KEEP) -> None:
-    """Remove all but the ``keep`` newest archives: other installations (another virtualenv,
-    another JDK) keep theirs, up to a few."""
-    archives = sorted(folder.glob("spark-classes-*.jsa"), key=lambda p: p.stat().st_mtime)
-    for old in archives[: max(0, len(archives) - keep)]:
-        old.unlink(missing_ok=True)
+    keep_newest(folder, "spark-classes-*.jsa", keep)
 
 
 def _wait_until_idle(limit: float, poll: float = 5.0) -> None:

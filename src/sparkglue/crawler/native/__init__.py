@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sparkglue.config.machine import cache_dir, switched_off
+from sparkglue.config.machine import cache_dir, keep_newest, switched_off
 
 __all__ = ["CsvTyping", "JsonTyping", "NativeTyper", "active_typer", "build", "load"]
 
@@ -72,7 +72,7 @@ class NativeTyper:
     def csv_widths(self, data: bytes, delimiter: str, quote: str, limit: int) -> list[int] | None:
         """The number of fields of each of the first ``limit`` records (Python's csv reader,
         empty lines skipped)."""
-        if len(delimiter) != 1 or len(quote) != 1 or ord(delimiter) > 127 or ord(quote) > 127:
+        if not _one_ascii(delimiter, quote):
             return None
         widths = (ctypes.c_int * limit)()
         n = self._widths(data, len(data), ord(delimiter), ord(quote), limit, widths)
@@ -83,7 +83,7 @@ class NativeTyper:
     ) -> CsvTyping | None:
         """Column types of the records of ``width`` fields among the first ``limit``, the
         first such record aside (a header, or data the caller types)."""
-        if len(delimiter) != 1 or len(quote) != 1 or ord(delimiter) > 127 or ord(quote) > 127:
+        if not _one_ascii(delimiter, quote):
             return None
         types = (ctypes.c_int * max(width, 1))()
         info = (ctypes.c_int * 4)()
@@ -122,6 +122,11 @@ class NativeTyper:
         except UnicodeDecodeError:
             return None  # not text: the classifiers pass only text
         return JsonTyping(columns=columns, records=info[1], lines=info[2])
+
+
+def _one_ascii(*symbols: str) -> bool:
+    """Whether each symbol is one ASCII character, as the typer takes them."""
+    return all(len(c) == 1 and ord(c) < 128 for c in symbols)
 
 
 @dataclass(frozen=True)
@@ -203,16 +208,9 @@ def build(compiler: list[str] | None = None, directory: Path | None = None) -> P
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             errors.append(f"{shlex.join(command)}: {exc}")
             continue
-        _prune(folder, suffix)
+        keep_newest(folder, f"typer-*{suffix}", _KEEP)
         return target
     raise RuntimeError("the crawler's typer did not build: " + "; ".join(errors))
-
-
-def _prune(folder: Path, suffix: str) -> None:
-    """Keep the newest builds only: one per installation in use, as a rule."""
-    builds = sorted(folder.glob(f"typer-*{suffix}"), key=lambda p: p.stat().st_mtime)
-    for old in builds[:-_KEEP]:
-        old.unlink(missing_ok=True)  # a process that loaded it keeps its copy mapped
 
 
 def _compile(command: list[str], target: Path) -> None:
